@@ -1,0 +1,59 @@
+"""Accumulate cases in one cohort file without ever losing or silently overwriting earlier rows."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+from .errors import CohortError, InputError
+from .tables import long_table, read_long_table, wide_table, write_table_atomic
+
+
+def backup_file(path: Path) -> Path:
+    """Copy a file to a time-stamped sibling before it is replaced; returns the backup path."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = path.with_name(f"{path.stem}.backup-{stamp}{path.suffix}")
+    counter = 1
+    while backup.exists():
+        backup = path.with_name(f"{path.stem}.backup-{stamp}-{counter}{path.suffix}")
+        counter += 1
+    shutil.copy2(path, backup)
+    return backup
+
+
+def append_case(cohort_path: str, case_rows: pd.DataFrame, replace: bool = False) -> Optional[Path]:
+    """Append one or more cases' rows to a cohort CSV/XLSX.
+
+    Refuses a case id already in the file unless ``replace`` is true; then the earlier file is
+    backed up first and only that case's rows are swapped. Returns the backup path, if one was made.
+    """
+    path = Path(cohort_path)
+    new_rows = long_table(case_rows.to_dict("records"))
+    if new_rows.empty:
+        raise InputError(str(case_rows.attrs.get("source", "measurements")), "no rows to append")
+    new_ids = sorted(set(new_rows["case_id"]))
+    if any(not case_id for case_id in new_ids):
+        raise InputError(str(path), "every row needs a non-empty case_id before it joins a cohort")
+    backup = None
+    if path.exists():
+        existing = read_long_table(str(path))
+        clashes = sorted(set(existing["case_id"]) & set(new_ids))
+        if clashes and not replace:
+            raise CohortError(
+                f"{path}: case id {', '.join(clashes)} is already in the cohort; "
+                "give another case id, or ask to replace it (a backup of the file is kept)"
+            )
+        if clashes:
+            backup = backup_file(path)
+            existing = existing[~existing["case_id"].isin(clashes)]
+        combined = pd.concat([existing, new_rows], ignore_index=True)
+    else:
+        combined = new_rows
+    combined = long_table(combined.to_dict("records"))
+    sheets = {"wide": wide_table(combined)} if path.suffix.lower() == ".xlsx" else None
+    write_table_atomic(combined, str(path), sheets)
+    return backup
