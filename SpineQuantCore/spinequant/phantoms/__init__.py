@@ -1,0 +1,1 @@
+"""Synthetic phantoms with known answers, built by the project (no downloads)."""
