@@ -3,7 +3,8 @@
   * Pearson r, t = r sqrt((n - 2) / (1 - r^2)) on n - 2 df; CI by Fisher's z = atanh(r) with
     SE 1 / sqrt(n - 3) (Fisher 1921, Metron 1:3-32).
   * Spearman rho = Pearson r of midranks; p from the same t approximation (as scipy.stats.spearmanr);
-    CI by Fisher's z with the Bonett & Wright (2000, Psychometrika 65:23-28) variance (1 + rho^2 / 2) / (n - 3).
+    CI by Fisher's z with the Bonett & Wright (2000, Psychometrika 65:23-28) variance
+    (1 + rho^2 / 2) / (n - 3).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,8 @@ def code_outcome(raw: pd.Series, source: str, column: str, kind: str = "auto") -
         if set(distinct) <= {"0", "1", "0.0", "1.0"}:
             labels = ("0", "1")
         else:
-            labels = (next((v for v in distinct if v in NO), "no"), next((v for v in distinct if v in YES), "yes"))
+            labels = (next((v for v in distinct if v in NO), "no"),
+                      next((v for v in distinct if v in YES), "yes"))
         return Outcome(column, "binary", values, labels)
     numbers = pd.to_numeric(present, errors="coerce")
     if numbers.isna().any():
@@ -98,7 +99,7 @@ def code_outcome(raw: pd.Series, source: str, column: str, kind: str = "auto") -
     return Outcome(column, "continuous", numbers.astype(float))
 
 
-def load_outcome(cohort: pd.DataFrame, cohort_source: str, column: str, outcomes_path: Optional[str],
+def load_outcome(cohort: pd.DataFrame, cohort_source: str, column: str, outcomes_path: str | None,
                  kind: str = "auto", covariates: Sequence[str] = ()) -> Tuple[Outcome, pd.DataFrame]:
     """Join the outcome (and covariates) by case_id; returns the outcome and the joined per-case table."""
     if outcomes_path:
@@ -117,8 +118,8 @@ def load_outcome(cohort: pd.DataFrame, cohort_source: str, column: str, outcomes
         source = cohort_source
     for name in [column, *covariates]:
         if name not in table.columns:
-            raise InputError(source, f"has no column {name!r} (columns: {', '.join(map(str, table.columns[:15]))}"
-                                     f"{', ...' if len(table.columns) > 15 else ''})")
+            listing = ", ".join(map(str, table.columns[:15])) + (", ..." if len(table.columns) > 15 else "")
+            raise InputError(source, f"has no column {name!r} (columns: {listing})")
     cohort_ids = set(cohort.index)
     outcome_ids = set(table.index)
     common = cohort_ids & outcome_ids
@@ -184,7 +185,8 @@ def match_columns(pattern: str, columns: Sequence[str]) -> List[str]:
     if exact:
         return exact
     if any(ch in p for ch in "*?["):
-        return [c for c in columns if fnmatch.fnmatchcase(c.lower(), p) or fnmatch.fnmatchcase(_strip_unit(c).lower(), p)]
+        return [c for c in columns
+                if fnmatch.fnmatchcase(c.lower(), p) or fnmatch.fnmatchcase(_strip_unit(c).lower(), p)]
     return [c for c in columns if p in c.lower()]
 
 
@@ -207,14 +209,16 @@ def select_predictors(table: pd.DataFrame, patterns: Sequence[str], source: str,
     return chosen
 
 
-_CUTOFF = re.compile(r"^\s*(?P<name>.+?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
+_CUTOFF = re.compile(r"^\s*(?P<name>.+?)\s*(?P<op>>=|<=|>|<)\s*"
+                     r"(?P<value>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
 
 
 def parse_cutoff(text: str) -> Tuple[str, str, float]:
     """'vbq>=3.0' -> ('vbq', '>=', 3.0)."""
     match = _CUTOFF.match(text)
     if not match:
-        raise InputError("--cutoff", f"cannot read {text!r}; write COLUMN>=VALUE (or >, <=, <), e.g. 'vbq>=3.0'")
+        raise InputError("--cutoff", f"cannot read {text!r}; write COLUMN>=VALUE (or >, <=, <), "
+                                     "e.g. 'vbq>=3.0'")
     return match.group("name"), match.group("op"), float(match.group("value"))
 
 

@@ -15,9 +15,10 @@ several, by fitted probabilities collapsing onto 0 or 1 while the coefficients k
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import numpy as np
+from scipy import special
 from scipy import stats as _dist
 
 
@@ -86,7 +87,7 @@ def _log_likelihood(y: np.ndarray, eta: np.ndarray) -> float:
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
 
 
-def check_separation_1d(x, y) -> Optional[str]:
+def check_separation_1d(x, y) -> str | None:
     """A message when one predictor separates the outcome completely or quasi-completely, else None."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y).astype(int)
@@ -106,7 +107,7 @@ def check_separation_1d(x, y) -> Optional[str]:
     return None
 
 
-def fit_logistic(X, y, names: Optional[Sequence[str]] = None, add_intercept: bool = True,
+def fit_logistic(X, y, names: Sequence[str] | None = None, add_intercept: bool = True,
                  confidence: float = 0.95, tol: float = 1e-10, max_iter: int = 100) -> LogisticFit:
     """Maximum-likelihood logistic regression of y (0/1) on the columns of X (plus an intercept).
 
@@ -143,9 +144,9 @@ def fit_logistic(X, y, names: Optional[Sequence[str]] = None, add_intercept: boo
     ll = _log_likelihood(y, eta)
     null_ll = float(n_events * np.log(prevalence) + (n - n_events) * np.log(1 - prevalence))
     converged = False
-    iteration = 0
-    for iteration in range(1, max_iter + 1):
-        p = 1.0 / (1.0 + np.exp(-eta))
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+        p = special.expit(eta)
         w = p * (1 - p)
         information = X.T @ (X * w[:, None])
         score = X.T @ (y - p)
@@ -167,7 +168,7 @@ def fit_logistic(X, y, names: Optional[Sequence[str]] = None, add_intercept: boo
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))) and abs(ll - old_ll) < tol * (1 + abs(ll)):
             converged = True
             break
-    p = 1.0 / (1.0 + np.exp(-eta))
+    p = special.expit(eta)
     if not converged:
         if np.max(np.abs(eta)) > 15:
             raise SeparationError("fitted probabilities collapse onto 0 or 1 while the coefficients keep "
@@ -177,4 +178,4 @@ def fit_logistic(X, y, names: Optional[Sequence[str]] = None, add_intercept: boo
     w = p * (1 - p)
     covariance = np.linalg.inv(X.T @ (X * w[:, None]))
     se = np.sqrt(np.diag(covariance))
-    return LogisticFit(names, beta, se, covariance, ll, null_ll, n, n_events, iteration, confidence)
+    return LogisticFit(names, beta, se, covariance, ll, null_ll, n, n_events, iterations, confidence)

@@ -6,7 +6,7 @@ Text uses a built-in 5x7 bitmap font (upper case, digits and a few symbols).
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import SimpleITK as sitk
@@ -90,7 +90,8 @@ class Canvas:
 
     def rectangle(self, x0, y0, x1, y1, color=BLACK, fill=None):
         if fill is not None:
-            rr, cc = draw.rectangle((int(min(y0, y1)), int(min(x0, x1))), (int(max(y0, y1)), int(max(x0, x1))))
+            start = (int(min(y0, y1)), int(min(x0, x1)))
+            rr, cc = draw.rectangle(start, (int(max(y0, y1)), int(max(x0, x1))))
             self._set(rr, cc, fill)
         for a, b, c, d in ((x0, y0, x1, y0), (x1, y0, x1, y1), (x1, y1, x0, y1), (x0, y1, x0, y0)):
             self.line(a, b, c, d, color)
@@ -181,7 +182,7 @@ class _Axes:
 
 
 def roc_plot(path: str, fpr: Sequence[float], tpr: Sequence[float], title: str, auc_text: str,
-             point: Optional[tuple] = None, point_label: str = "", size: int = 480):
+             point: tuple | None = None, point_label: str = "", size: int = 480):
     """ROC curve (1 - specificity vs sensitivity) with the chance diagonal and an optional cut-off point."""
     canvas = Canvas(size, size)
     axes = _Axes(canvas, 62, 44, size - 20, size - 52, (0.0, 1.0), (0.0, 1.0))
@@ -241,7 +242,8 @@ def distribution_plot(path: str, groups: Sequence[np.ndarray], labels: Sequence[
             canvas.dot(float(x), float(y), 2.5, colour)
     canvas.text(width / 2, 16, _fit_text(title, width - 20), anchor="center")
     if y_label:
-        canvas.text(14, (axes.top + axes.bottom) / 2, _fit_text(y_label, axes.bottom - axes.top), vertical=True)
+        label = _fit_text(y_label, axes.bottom - axes.top)
+        canvas.text(14, (axes.top + axes.bottom) / 2, label, vertical=True)
     canvas.save(path)
 
 

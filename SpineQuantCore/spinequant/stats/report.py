@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -36,18 +36,18 @@ class PredictorResult:
     name: str
     n: int
     n_events: int = 0
-    auc: Optional[roc.AucResult] = None
+    auc: roc.AucResult | None = None
     direction: str = "higher"
-    curve: Optional[roc.RocCurve] = None
-    youden: Optional[roc.CutoffResult] = None
+    curve: roc.RocCurve | None = None
+    youden: roc.CutoffResult | None = None
     cutoffs: List[roc.CutoffResult] = field(default_factory=list)
-    welch: Optional[groups.WelchResult] = None
-    mann_whitney: Optional[groups.MannWhitneyResult] = None
-    summaries: Tuple[Optional[groups.GroupSummary], Optional[groups.GroupSummary]] = (None, None)
-    odds_ratio_sd: Optional[Tuple[float, float, float]] = None
+    welch: groups.WelchResult | None = None
+    mann_whitney: groups.MannWhitneyResult | None = None
+    summaries: Tuple[groups.GroupSummary | None, groups.GroupSummary | None] = (None, None)
+    odds_ratio_sd: Tuple[float, float, float] | None = None
     logistic_p: float = float("nan")
-    pearson: Optional[correlation.CorrelationResult] = None
-    spearman: Optional[correlation.CorrelationResult] = None
+    pearson: correlation.CorrelationResult | None = None
+    spearman: correlation.CorrelationResult | None = None
     warnings: List[str] = field(default_factory=list)
 
 
@@ -84,13 +84,15 @@ class _Rows:
 
 
 def _proportion_rows(rows: _Rows, analysis: str, result: roc.CutoffResult, note: str):
-    rows.add(analysis, "cutoff", result.cutoff, method="observed value" if analysis == "youden_cutoff" else "",
+    method = "observed value" if analysis == "youden_cutoff" else ""
+    rows.add(analysis, "cutoff", result.cutoff, method=method,
              note=f"test positive if {result.rule}; TP={result.true_positive} FP={result.false_positive} "
                   f"FN={result.false_negative} TN={result.true_negative}" + (f"; {note}" if note else ""))
     for name in ("sensitivity", "specificity", "ppv", "npv", "accuracy"):
         proportion = getattr(result, name)
-        rows.add(analysis, name, proportion.estimate, ci_lower=proportion.ci_lower, ci_upper=proportion.ci_upper,
-                 method="Clopper-Pearson", note=f"{proportion.numerator}/{proportion.denominator}")
+        rows.add(analysis, name, proportion.estimate, ci_lower=proportion.ci_lower,
+                 ci_upper=proportion.ci_upper, method="Clopper-Pearson",
+                 note=f"{proportion.numerator}/{proportion.denominator}")
     rows.add(analysis, "youden_j", result.youden)
 
 
@@ -145,7 +147,8 @@ def analyse_binary(table: pd.DataFrame, predictor: str, outcome: Outcome, option
     chosen = " (direction chosen from the data)" if options.direction == "auto" else ""
     rows.add("roc", "auc", auc.auc, se=auc.se, ci_lower=auc.ci_lower, ci_upper=auc.ci_upper,
              p_value=mw.p_value, method=auc.method,
-             note=f"{direction} values indicate {outcome.name}={yes_label}{chosen}; p: Mann-Whitney test of AUC=0.5")
+             note=f"{direction} values indicate {outcome.name}={yes_label}{chosen}; "
+                  "p: Mann-Whitney test of AUC=0.5")
     info.curve = roc.roc_curve(x, y, direction)
     info.youden = roc.youden_cutoff(x, y, direction, options.confidence, info.curve)
     _proportion_rows(rows, "youden_cutoff", info.youden,
@@ -190,7 +193,8 @@ def _logistic_rows(rows: _Rows, info: PredictorResult, table: pd.DataFrame, outc
              note="log odds per unit; Wald z", **base)
     scales = [("odds_ratio_per_unit", 1.0, "per 1 unit")]
     scales.append(("odds_ratio_per_sd", sd, f"per SD ({sd:.4g} units); equals the OR of the z-score"))
-    scales += [(f"odds_ratio_per_{_step_label(s)}", s, f"per {s:g} units") for s in options.steps.get(predictor, [])]
+    scales += [(f"odds_ratio_per_{_step_label(s)}", s, f"per {s:g} units")
+               for s in options.steps.get(predictor, [])]
     for statistic, step, note in scales:
         estimate, lower, upper = fit.odds_ratio(predictor, step)
         rows.add("logistic", statistic, estimate, se=float(fit.se[i] * step), ci_lower=lower, ci_upper=upper,
@@ -205,8 +209,8 @@ def _logistic_rows(rows: _Rows, info: PredictorResult, table: pd.DataFrame, outc
              note=f"against the intercept-only model; AIC {fit.aic:.4g}", **base)
     events_per_variable = min(events_model, n_model - events_model) / (len(fit.names) - 1)
     if events_per_variable < 10:
-        info.warnings.append(f"few events per variable ({events_per_variable:.3g} < 10): odds ratios may be biased "
-                             "away from 1 and Wald intervals too narrow")
+        info.warnings.append(f"few events per variable ({events_per_variable:.3g} < 10): odds ratios may be "
+                             "biased away from 1 and Wald intervals too narrow")
 
 
 def analyse_continuous(table: pd.DataFrame, predictor: str, outcome: Outcome, options: Options):
@@ -255,7 +259,7 @@ def analyse(table: pd.DataFrame, predictors: Sequence[str], outcome: Outcome, op
 
 
 def _ci(estimate, lower, upper, digits=3) -> str:
-    return f"{estimate:.{digits}g} ({lower:.{digits}g}-{upper:.{digits}g})"
+    return f"{estimate:.{digits}g} ({lower:.{digits}g} to {upper:.{digits}g})"
 
 
 def _p(p: float) -> str:
@@ -264,7 +268,8 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def summary_text(outcome: Outcome, details: Sequence[PredictorResult], cohort_source: str) -> str:
+def summary_text(outcome: Outcome, details: Sequence[PredictorResult], cohort_source: str,
+                 covariates: Sequence[str] = ()) -> str:
     lines = [f"SpineQuant statistics: {cohort_source}, outcome {outcome.name!r} ({outcome.kind})"]
     if outcome.kind == "binary":
         no_label, yes_label = outcome.labels
@@ -275,26 +280,33 @@ def summary_text(outcome: Outcome, details: Sequence[PredictorResult], cohort_so
     lines += [f"note: {n}" for n in outcome.notes]
     for info in details:
         lines.append("")
-        lines.append(f"{info.name} (n={info.n}{f', {info.n_events} events' if outcome.kind == 'binary' else ''})")
+        events = f", {info.n_events} events" if outcome.kind == "binary" else ""
+        lines.append(f"{info.name} (n={info.n}{events})")
         if outcome.kind == "binary" and info.welch is not None:
             no_s, yes_s = info.summaries
-            lines.append(f"  {outcome.labels[1]}: mean {yes_s.mean:.4g} SD {yes_s.sd:.3g}, median {yes_s.median:.4g} "
-                         f"[IQR {yes_s.q1:.4g}-{yes_s.q3:.4g}];  {outcome.labels[0]}: mean {no_s.mean:.4g} "
-                         f"SD {no_s.sd:.3g}, median {no_s.median:.4g} [IQR {no_s.q1:.4g}-{no_s.q3:.4g}]")
-            lines.append(f"  Welch t p={_p(info.welch.p_value)}; Mann-Whitney p={_p(info.mann_whitney.p_value)}")
+            for label, s in ((outcome.labels[1], yes_s), (outcome.labels[0], no_s)):
+                lines.append(f"  {label}: mean {s.mean:.4g} SD {s.sd:.3g}, median {s.median:.4g} "
+                             f"[IQR {s.q1:.4g}-{s.q3:.4g}]")
+            lines.append(f"  Welch t p={_p(info.welch.p_value)}; "
+                         f"Mann-Whitney p={_p(info.mann_whitney.p_value)}")
             lines.append(f"  AUC {_ci(info.auc.auc, info.auc.ci_lower, info.auc.ci_upper)} "
                          f"[{info.auc.method}; {info.direction} values indicate the outcome]")
             y = info.youden
             lines.append(f"  Youden cut-off {y.rule}: sensitivity {y.sensitivity.estimate:.2f}, "
                          f"specificity {y.specificity.estimate:.2f} (optimistic: chosen on these data)")
             for c in info.cutoffs:
-                lines.append(f"  Cut-off {c.rule}: sensitivity {_ci(c.sensitivity.estimate, c.sensitivity.ci_lower, c.sensitivity.ci_upper, 2)}, "
-                             f"specificity {_ci(c.specificity.estimate, c.specificity.ci_lower, c.specificity.ci_upper, 2)}, "
+                sens, spec = c.sensitivity, c.specificity
+                lines.append(f"  Cut-off {c.rule}: "
+                             f"sensitivity {_ci(sens.estimate, sens.ci_lower, sens.ci_upper, 2)}, "
+                             f"specificity {_ci(spec.estimate, spec.ci_lower, spec.ci_upper, 2)}, "
                              f"PPV {c.ppv.estimate:.2f}, NPV {c.npv.estimate:.2f}")
             if info.odds_ratio_sd is not None:
-                lines.append(f"  Logistic OR per SD {_ci(*info.odds_ratio_sd)}, p={_p(info.logistic_p)}")
+                adjusted = f" adjusted for {', '.join(covariates)}" if covariates else ""
+                lines.append(f"  Logistic OR per SD {_ci(*info.odds_ratio_sd)}{adjusted}, "
+                             f"p={_p(info.logistic_p)}")
         elif info.pearson is not None:
-            lines.append(f"  Pearson r {_ci(info.pearson.estimate, info.pearson.ci_lower, info.pearson.ci_upper)}, "
+            r = info.pearson
+            lines.append(f"  Pearson r {_ci(r.estimate, r.ci_lower, r.ci_upper)}, "
                          f"p={_p(info.pearson.p_value)}; Spearman rho {info.spearman.estimate:.3g}, "
                          f"p={_p(info.spearman.p_value)}")
         lines += [f"  warning: {w}" for w in info.warnings]

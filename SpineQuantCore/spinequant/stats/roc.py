@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 from scipy import stats as _dist
@@ -186,7 +185,7 @@ def evaluate_cutoff(values, outcome, cutoff: float, operator: str = ">=",
 
 
 def youden_cutoff(values, outcome, direction: str = "higher",
-                  confidence: float = 0.95, curve: Optional[RocCurve] = None) -> CutoffResult:
+                  confidence: float = 0.95, curve: RocCurve | None = None) -> CutoffResult:
     """Observed value maximising sensitivity + specificity - 1. Among equal J the most specific cut-off
     (the first on the curve) is taken. Being chosen on the same data, its accuracy is optimistic."""
     curve = curve or roc_curve(values, outcome, direction)
