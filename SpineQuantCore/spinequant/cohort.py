@@ -25,6 +25,20 @@ def backup_file(path: Path) -> Path:
     return backup
 
 
+def check_can_append(cohort_path: str, case_ids, replace: bool = False) -> None:
+    """Fail before any work is done when a case id is already in the cohort and no replace was asked."""
+    path = Path(cohort_path)
+    if replace or not path.exists():
+        return
+    existing = set(read_long_table(str(path))["case_id"])
+    clashes = sorted(existing & set(case_ids))
+    if clashes:
+        raise CohortError(
+            f"{path}: case id {', '.join(clashes)} is already in the cohort; "
+            "give another case id, or ask to replace it (a backup of the file is kept)"
+        )
+
+
 def append_case(cohort_path: str, case_rows: pd.DataFrame, replace: bool = False) -> Optional[Path]:
     """Append one or more cases' rows to a cohort CSV/XLSX.
 
@@ -40,13 +54,9 @@ def append_case(cohort_path: str, case_rows: pd.DataFrame, replace: bool = False
         raise InputError(str(path), "every row needs a non-empty case_id before it joins a cohort")
     backup = None
     if path.exists():
+        check_can_append(cohort_path, new_ids, replace)
         existing = read_long_table(str(path))
         clashes = sorted(set(existing["case_id"]) & set(new_ids))
-        if clashes and not replace:
-            raise CohortError(
-                f"{path}: case id {', '.join(clashes)} is already in the cohort; "
-                "give another case id, or ask to replace it (a backup of the file is kept)"
-            )
         if clashes:
             backup = backup_file(path)
             existing = existing[~existing["case_id"].isin(clashes)]

@@ -101,7 +101,7 @@ class _Context:
         return {
             method_label(m, self.threshold): classify_fat(
                 self.values, mask, m, subcutaneous=self.subcutaneous, spacing_ijk=self.image.spacing,
-                threshold=self.threshold, fat_fraction=self.fat_fraction)
+                threshold=self.threshold, fat_fraction=self.fat_fraction, source=self.image.source)
             for m in self.methods
         }
 
@@ -207,3 +207,14 @@ def per_slice_areas(image: Volume, masks: Mapping[Structure, np.ndarray], case_i
             records.append({"case_id": case_id, "structure": structure.name, "side": structure.side,
                             "slice": int(k), "level": level_of.get(int(k), ""), "csa_cm2": float(areas[k])})
     return pd.DataFrame(records)
+
+
+def primary_fat_voxels(image: Volume, masks: Mapping[Structure, np.ndarray], method: str,
+                       water: Optional[Volume] = None, fat: Optional[Volume] = None,
+                       threshold: Optional[float] = None) -> np.ndarray:
+    """Union of the fat voxels of all masks by one method (for QC overlays)."""
+    context = _Context(image, [method], threshold, water, fat)
+    union = np.zeros(image.array.shape, bool)
+    for mask in masks.values():
+        union |= context.fat_maps(mask)[method_label(method, threshold)]
+    return union

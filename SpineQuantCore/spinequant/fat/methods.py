@@ -29,7 +29,7 @@ def method_label(method: str, threshold: Optional[float] = None) -> str:
 
 
 def _calibrated(image: np.ndarray, mask: np.ndarray, fat_mask: np.ndarray,
-                spacing_ijk: Sequence[float]) -> np.ndarray:
+                spacing_ijk: Sequence[float], source: str) -> np.ndarray:
     """Per slice: threshold halfway between local lean muscle and nearby subcutaneous fat."""
     pixel_spacing = (spacing_ijk[1], spacing_ijk[0])
     fat = np.zeros(mask.shape, bool)
@@ -39,13 +39,13 @@ def _calibrated(image: np.ndarray, mask: np.ndarray, fat_mask: np.ndarray,
         if not np.isfinite(fat_reference):
             nearby = fat_mask[max(k - 2, 0): k + 3]
             if nearby.sum() == 0:
-                raise InputError("image", f"no subcutaneous fat found near slice {k}; "
+                raise InputError(source, f"no subcutaneous fat found near slice {k}; "
                                           "the calibrated method needs fat in view")
             fat_reference = float(np.median(image[max(k - 2, 0): k + 3][nearby]))
         window = slice(max(k - NEIGHBOUR_SLICES, 0), k + NEIGHBOUR_SLICES + 1)
         lean = lean_reference(image[window][mask[window]], fat_reference)
         if fat_reference <= lean:
-            raise InputError("image", f"on slice {k} fat is not brighter than muscle; the image looks "
+            raise InputError(source, f"on slice {k} fat is not brighter than muscle; the image looks "
                                       "fat-suppressed, so use a T1/T2 fast spin-echo or Dixon images")
         fat[k] = mask[k] & (image[k] > 0.5 * (lean + fat_reference))
     return fat
@@ -53,7 +53,8 @@ def _calibrated(image: np.ndarray, mask: np.ndarray, fat_mask: np.ndarray,
 
 def classify_fat(image: np.ndarray, mask: np.ndarray, method: str, *,
                  subcutaneous: Optional[np.ndarray] = None, spacing_ijk: Sequence[float] = (1, 1, 1),
-                 threshold: Optional[float] = None, fat_fraction: Optional[np.ndarray] = None) -> np.ndarray:
+                 threshold: Optional[float] = None, fat_fraction: Optional[np.ndarray] = None,
+                 source: str = "image") -> np.ndarray:
     """Boolean fat voxels inside `mask` (all arrays (K, J, I))."""
     if method not in FAT_METHODS:
         raise InputError("--method", f"unknown method {method!r}; choose from {', '.join(FAT_METHODS)}")
@@ -69,7 +70,7 @@ def classify_fat(image: np.ndarray, mask: np.ndarray, method: str, *,
     if method == "calibrated":
         if subcutaneous is None:
             raise ValueError("the calibrated method needs the subcutaneous fat mask")
-        return _calibrated(image, mask, subcutaneous, spacing_ijk)
+        return _calibrated(image, mask, subcutaneous, spacing_ijk, source)
     if method == "threshold":
         if threshold is None:
             raise InputError("--method threshold", "needs a value (--threshold VALUE)")
