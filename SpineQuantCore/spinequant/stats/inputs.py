@@ -209,7 +209,7 @@ def select_predictors(table: pd.DataFrame, patterns: Sequence[str], source: str,
     return chosen
 
 
-_CUTOFF = re.compile(r"^\s*(?P<name>.+?)\s*(?P<op>>=|<=|>|<)\s*"
+_CUTOFF = re.compile(r"^\s*(?P<name>[^<>=]+?)\s*(?P<op>>=|<=|>|<)\s*"
                      r"(?P<value>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
 
 
