@@ -12,7 +12,8 @@ from spinequant.imageio import Volume, read_volume, write_volume
 SAGITTAL_DIRECTION = np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], float)  # i inferior, j posterior, k left
 
 
-def _volume(direction=np.eye(3), shape=(6, 20, 30), spacing=(0.8, 0.9, 4.0)):
+def _volume(direction=None, shape=(6, 20, 30), spacing=(0.8, 0.9, 4.0)):
+    direction = np.eye(3) if direction is None else direction
     array = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
     return Volume(array, spacing, (10.0, -20.0, 5.0), direction)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-
 HISTOGRAM_BINS = 512  # EM on a fine histogram: same fit as on the voxels, far faster
 
 
