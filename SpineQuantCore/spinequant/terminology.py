@@ -5,6 +5,8 @@ terminology entry has 7 parts separated by ``~``: context, category, type, type 
 context, region, region modifier; every coded part is ``scheme^value^meaning``.
 """
 
+# Optional[...] rather than X | None: the code base targets Python 3.9 (Slicer 5.6/5.8).
+# ruff: noqa: UP045
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,7 +46,7 @@ MUSCLE_CODES: Dict[str, Code] = {
     "quadratus_lumborum": Code("SCT", "6001004", "Quadratus lumborum muscle"),
 }
 CODE_SOURCES: Dict[str, str] = {
-    "123037004": "Slicer Modules/Loadable/Terminologies SegmentationCategoryTypeModifier-SlicerGeneralAnatomy.json",
+    "123037004": "Slicer Terminologies module, SegmentationCategoryTypeModifier-SlicerGeneralAnatomy.json",
     "5709001": "SNOMED CT body structure list (HL7 FHIR ValueSet body-site expansion)",
     "44947003": "DICOM PS3.16 CID 6116 Muscular Anatomy; SlicerTotalSegmentator term.json",
     "71915003": "unverified in this project's searches; needs a SNOMED browser check",
