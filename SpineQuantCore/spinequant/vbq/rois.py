@@ -49,7 +49,7 @@ def segment_body(image: np.ndarray, centre: Tuple[int, int], neighbour_distance_
     window[max(row - half_height, 0):row + half_height + 1,
            max(col - BODY_HALF_WIDTH_MM, 0):col + BODY_HALF_WIDTH_MM + 1] = True
     similar = (np.abs(smooth - marrow) <= MARROW_TOLERANCE * max(marrow, 1e-6)) & window
-    similar = morphology.binary_opening(similar, morphology.disk(2))
+    similar = ndi.binary_opening(similar, morphology.disk(3))  # cuts thin bridges to fat
     labels = measure.label(similar)
     label = labels[row, col]
     if label == 0:  # the centre sits on a small inhomogeneity: take the nearest component
