@@ -23,6 +23,35 @@ CLOSING_RADIUS_MM = 2.5
 SEED_STRIP_MM = (8.0, 45.0)  # paraspinal muscles begin next to the spinous process
 BACK_DEPTH_MM = 120.0
 MIN_AREA_MM2 = 150.0
+KEEP_OVERLAP_SHARE = 0.25
+PLANE_RADIUS_MM = 2.5  # fat planes are a few millimetres thin
+PLANE_CONTRAST = 0.08
+LEAN_SMOOTHING_MM = 1.0
+ARCH_MARGIN_MM = 3.0
+ARCH_HALF_WIDTH_MM = 22.0  # canal (~10 mm) + pedicle and facet joint
+PROTRUSION_RADIUS_MM = 6.0
+MEDIAL_KEEP_MM = 30.0
+TAIL_THICKNESS_SHARE = 0.3
+MIDLINE_GAP_MM = 3.0  # half a spinous process
+ANTERIOR_REACH_MM = 10.0  # transverse processes lie ~1 cm in front of the laminar surface
+
+
+def fat_planes(fat_fraction: np.ndarray, spacing: Tuple[float, float, float]) -> np.ndarray:
+    """Thin lines fattier than their surroundings: the fasciae and fat planes between muscles.
+
+    With partial volume these planes read as only slightly fatty, so a global threshold misses
+    them; a white top-hat (the map minus its opening) finds them at any fat level.
+    """
+    footprint = _disk_px(PLANE_RADIUS_MM, spacing[0])[None]
+    opened = ndimage.grey_opening(fat_fraction, footprint=footprint)
+    return (fat_fraction - opened) > PLANE_CONTRAST
+
+
+def lean_tissue(fat_fraction: np.ndarray, dark: np.ndarray, body: np.ndarray, spacing) -> np.ndarray:
+    """Muscle-like voxels with the fat planes between muscles removed, so neighbours separate."""
+    # smoothed first: scattered fat voxels inside a muscle (marbling) must not punch it full of holes
+    smooth = ndimage.gaussian_filter(fat_fraction, (0, LEAN_SMOOTHING_MM / spacing[1], LEAN_SMOOTHING_MM / spacing[0]))
+    return (smooth < LEAN_FAT_FRACTION) & ~dark & body & ~fat_planes(smooth, spacing)
 
 
 def _disk_px(radius_mm: float, pixel_mm: float):
@@ -35,13 +64,56 @@ def side_region(shape: Tuple[int, int], midline: float, side: int, spacing_x: fl
     return np.broadcast_to(columns[None, :] > gap_mm, shape), columns
 
 
+def behind_lamina(shape: Tuple[int, int], lamina_row: float, spacing_y: float) -> np.ndarray:
+    """Rows behind the transverse processes: the erector spinae reaches a little in front of the lamina."""
+    rows = np.arange(shape[0])[:, None]
+    return np.broadcast_to(rows >= lamina_row - ANTERIOR_REACH_MM / spacing_y, shape)
+
+
+def outside_vertebral_arch(lateral_mm: np.ndarray, shape, lamina_row: float, spacing_y: float) -> np.ndarray:
+    """In front of the lamina and near the midline lie canal, pedicles and facets: never these muscles."""
+    rows = np.arange(shape[0])[:, None]
+    in_front = rows < lamina_row - ARCH_MARGIN_MM / spacing_y
+    return ~(in_front & (np.abs(lateral_mm)[None, :] < ARCH_HALF_WIDTH_MM))
+
+
+def trim_protrusions(mask: np.ndarray, lateral_mm: np.ndarray, pixel: float) -> np.ndarray:
+    """Remove thin lateral sheets (abdominal wall, quadratus bridges); the medial multifidus stays."""
+    opened = ndimage.binary_opening(mask, _disk_px(PROTRUSION_RADIUS_MM, pixel))
+    medial = np.broadcast_to((lateral_mm < MEDIAL_KEEP_MM)[None, :], mask.shape)
+    return _largest_component(opened | (mask & medial))
+
+
+def trim_lateral_tail(mask: np.ndarray, lateral_mm: np.ndarray) -> np.ndarray:
+    """Cut where the compartment thins out laterally into the abdominal wall aponeurosis.
+
+    The erector spinae is thick (several cm front to back) up to its lateral border; columns
+    beyond the thickest one that are much thinner belong to the lateral wall muscles.
+    """
+    thickness = mask.sum(axis=0).astype(float)
+    if thickness.max() == 0:
+        return mask
+    thickest = lateral_mm[int(np.argmax(thickness))]
+    thin = (thickness < TAIL_THICKNESS_SHARE * thickness.max()) & (lateral_mm > thickest)
+    if not thin.any():
+        return mask
+    cut = lateral_mm[thin].min()
+    return mask & (lateral_mm < cut)[None, :]
+
+
 def compartment_slice(
-    lean: np.ndarray, body: np.ndarray, midline: float, side: int, spacing: Tuple[float, float, float]
+    lean: np.ndarray,
+    body: np.ndarray,
+    midline: float,
+    lamina_row: float,
+    side: int,
+    spacing: Tuple[float, float, float],
 ) -> np.ndarray:
     """Boolean mask of one side's posterior compartment on one slice (empty when not found)."""
     pixel = spacing[0]
-    region, lateral_mm = side_region(lean.shape, midline, side, spacing[0])
-    band = posterior_band(body, spacing[1], BACK_DEPTH_MM)
+    region, lateral_mm = side_region(lean.shape, midline, side, spacing[0], MIDLINE_GAP_MM)
+    band = posterior_band(body, spacing[1], BACK_DEPTH_MM) & behind_lamina(lean.shape, lamina_row, spacing[1])
+    band = band & outside_vertebral_arch(lateral_mm, lean.shape, lamina_row, spacing[1])
     candidate = lean & region & band
     core = ndimage.binary_erosion(candidate, _disk_px(NECK_RADIUS_MM, pixel))
     labelled, count = ndimage.label(core)
@@ -51,11 +123,13 @@ def compartment_slice(
     overlap = ndimage.sum_labels(np.broadcast_to(strip[None, :], lean.shape), labelled, np.arange(1, count + 1))
     if overlap.max() <= 0:
         return np.zeros_like(lean)
-    chosen = labelled == (1 + int(np.argmax(overlap)))
+    # every sizeable piece beside the spinous process: multifidus and erector spinae may be
+    # separated by a fat plane and are both wanted
+    chosen = np.isin(labelled, 1 + np.nonzero(overlap >= KEEP_OVERLAP_SHARE * overlap.max())[0])
     grown = ndimage.binary_dilation(chosen, _disk_px(NECK_RADIUS_MM + pixel, pixel)) & candidate
-    grown = _largest_component(grown)
     closed = ndimage.binary_closing(grown, _disk_px(CLOSING_RADIUS_MM, pixel), border_value=0)
     mask = ndimage.binary_fill_holes(closed | grown) & region & body
+    mask = trim_lateral_tail(trim_protrusions(mask, lateral_mm, pixel), lateral_mm)
     if mask.sum() * spacing[0] * spacing[1] < MIN_AREA_MM2:
         return np.zeros_like(lean)
     return mask

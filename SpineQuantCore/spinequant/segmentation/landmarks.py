@@ -7,14 +7,12 @@ lamina anchors the back muscles in every contrast, whatever the muscles' fat con
 
 from __future__ import annotations
 
-from typing import Tuple
-
 import numpy as np
 from scipy import ndimage
 
 PARAMEDIAN_MM = (3.0, 12.0)  # the multifidus hugs the spinous process
 DARK_ROW_SHARE = 0.4  # share of dark voxels in the strip that marks bone
-MIN_DEPTH_MM = 15.0  # skin + fat + muscle are at least this thick before the lamina
+MIN_DEPTH_MM = 25.0  # skin, fat and multifidus are at least this thick in front of the lamina
 MAX_DEPTH_MM = 140.0
 
 

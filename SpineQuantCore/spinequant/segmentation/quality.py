@@ -1,0 +1,55 @@
+"""Per-slice confidence and quality flags for a paraspinal label map (a table to review)."""
+
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+import pandas as pd
+
+from ..labels import DEFAULT_LABELS, LABEL_OF, MUSCLES
+
+# Plausible cross-sectional areas of adult lumbar muscles on one side, mm^2 (wide ranges; e.g.
+# Crawford et al., Eur Spine J 2016, multifidus ~400-1200 mm^2, erector spinae ~1000-3000 mm^2).
+PLAUSIBLE_AREA_MM2 = {
+    "multifidus": (100.0, 3000.0),
+    "erector_spinae": (300.0, 5000.0),
+    "psoas": (100.0, 4000.0),
+    "quadratus_lumborum": (50.0, 2000.0),
+}
+ASYMMETRY_RATIO = 1.6  # left/right area ratio beyond which a slice is flagged
+FLAG_PENALTY = 0.25
+
+
+def slice_quality(labels: np.ndarray, pixel_area_mm2: float, slice_positions_mm: np.ndarray) -> pd.DataFrame:
+    """One row per slice: areas per structure, flags (';'-joined) and a 0..1 confidence."""
+    rows = []
+    for k in range(labels.shape[0]):
+        counts = np.bincount(labels[k].ravel(), minlength=max(DEFAULT_LABELS) + 1)
+        row = {"slice": k, "z_mm": float(slice_positions_mm[k])}
+        for value, structure in DEFAULT_LABELS.items():
+            row[f"area_mm2_{structure.key}"] = float(counts[value] * pixel_area_mm2)
+        flags = _flags(row)
+        row["flags"] = ";".join(flags)
+        row["confidence"] = max(0.0, 1.0 - FLAG_PENALTY * len(flags))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _flags(row) -> List[str]:
+    flags = []
+    any_muscle = any(row[f"area_mm2_{key}"] > 0 for key in LABEL_OF)
+    if not any_muscle:
+        return ["no_muscle"]
+    for muscle in MUSCLES:
+        left, right = row[f"area_mm2_{muscle}_left"], row[f"area_mm2_{muscle}_right"]
+        if (left > 0) != (right > 0):
+            flags.append(f"{muscle}_missing_{'right' if left > 0 else 'left'}")
+            continue
+        low, high = PLAUSIBLE_AREA_MM2[muscle]
+        for side, area in (("left", left), ("right", right)):
+            if area > 0 and not low <= area <= high:
+                flags.append(f"{muscle}_{side}_implausible_area")
+        if left > 0 and right > 0 and max(left, right) / min(left, right) > ASYMMETRY_RATIO:
+            flags.append(f"{muscle}_asymmetric")
+    return flags

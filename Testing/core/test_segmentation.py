@@ -1,0 +1,155 @@
+"""Paraspinal segmentation: orientation, importers, quality flags, bad input, phantom, real data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import shared_case
+from spinequant.cli import main
+from spinequant.errors import InputError
+from spinequant.imageio import Volume, read_volume
+from spinequant.phantoms.axial import make_axial_phantom
+from spinequant.segmentation import segment
+from spinequant.segmentation.importers import TOTALSEGMENTATOR_CLASS_MAPS, apply_class_map, project_target
+from spinequant.segmentation.orientation import from_canonical, to_canonical
+from spinequant.segmentation.quality import slice_quality
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2.0 * np.logical_and(a, b).sum() / max(1, a.sum() + b.sum())
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return make_axial_phantom(seed=0)
+
+
+def test_orientation_round_trip_is_exact():
+    array = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)
+    direction = np.array([[-1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # RSA-like axes, flipped
+    volume = Volume(array, (1.0, 2.0, 3.0), (5.0, 6.0, 7.0), direction)
+    canonical, code = to_canonical(volume)
+    assert np.allclose(canonical.direction, np.eye(3))
+    back = from_canonical(canonical, code, volume)
+    assert np.array_equal(back.array, array)
+
+
+def test_foreign_names_map_to_project_sides():
+    assert project_target("autochthon_left") == ("autochthon", "left")
+    assert project_target("iliopsoas_right") == ("psoas", "right")
+    assert project_target("transversospinalis_left") == ("multifidus", "left")
+    with pytest.raises(InputError):
+        project_target("liver")
+
+
+def test_class_map_keeps_compartments_for_splitting():
+    foreign = np.array([[[46, 47, 48, 49, 5]]])
+    labels, compartments = apply_class_map(foreign, TOTALSEGMENTATOR_CLASS_MAPS["total_mr"])
+    assert labels.tolist() == [[[0, 0, 5, 6, 0]]]
+    assert compartments["left"][0, 0, 0] and compartments["right"][0, 0, 1]
+
+
+def test_quality_flags_missing_side_and_asymmetry():
+    labels = np.zeros((2, 50, 50), np.uint8)
+    labels[0, 10:30, 5:20] = 3  # ES left only
+    labels[1, 10:30, 5:25] = 3
+    labels[1, 10:20, 30:40] = 4  # ES right much smaller
+    table = slice_quality(labels, 1.0, np.arange(2.0))
+    assert "erector_spinae_missing_right" in table.loc[0, "flags"]
+    assert "erector_spinae_asymmetric" in table.loc[1, "flags"]
+    assert table.loc[0, "confidence"] < 1.0
+
+
+def test_zero_image_is_refused():
+    volume = Volume(np.zeros((5, 40, 40), np.float32), (1.0, 1.0, 4.0))
+    with pytest.raises(InputError, match="every voxel is 0"):
+        segment(volume)
+
+
+def test_sagittal_volume_is_refused(phantom):
+    sagittal = phantom.image.with_array(phantom.image.array)
+    sagittal.direction = np.array([[0.0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    with pytest.raises(InputError, match="axial"):
+        segment(sagittal)
+
+
+def test_volume_without_spine_is_refused():
+    rng = np.random.default_rng(0)
+    blob = np.zeros((6, 80, 80), np.float32)
+    yy, xx = np.mgrid[:80, :80]
+    blob[:, (yy - 40) ** 2 + (xx - 40) ** 2 < 30**2] = 500.0
+    blob += rng.normal(0, 5, blob.shape).astype(np.float32)
+    with pytest.raises(InputError, match="no lumbar spine"):
+        segment(Volume(np.abs(blob), (1.5, 1.5, 4.0)))
+
+
+def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
+    result = segment(phantom.image, phantom.water, phantom.fat)
+    for value in (1, 2, 3, 4, 5, 6):
+        # accuracy target (>= 0.95) not reached yet; this guards sides and rough placement
+        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.5, value
+    assert list(result.quality.columns[:2]) == ["slice", "z_mm"]
+
+
+def test_cli_segment_writes_labels_on_the_image_grid(tmp_path, phantom):
+    from spinequant.imageio import write_volume
+
+    image = tmp_path / "image.nii.gz"
+    water, fat = tmp_path / "w.nii.gz", tmp_path / "f.nii.gz"
+    write_volume(phantom.image, str(image))
+    write_volume(phantom.water, str(water))
+    write_volume(phantom.fat, str(fat))
+    out = tmp_path / "seg.nii.gz"
+    assert main(["segment", str(image), "--water", str(water), "--fat", str(fat), "--out", str(out)]) == 0
+    written = read_volume(str(out))
+    assert written.array.shape == phantom.image.array.shape
+    assert np.allclose(written.origin, phantom.image.origin, atol=1e-3)
+    assert (tmp_path / "seg_quality.csv").exists()
+
+
+def test_cli_bad_input_writes_nothing(tmp_path):
+    from spinequant.imageio import write_volume
+
+    image = tmp_path / "zeros.nii.gz"
+    write_volume(Volume(np.zeros((4, 30, 30), np.float32), (1.0, 1.0, 4.0)), str(image))
+    out = tmp_path / "seg.nii.gz"
+    assert main(["segment", str(image), "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+@pytest.mark.shared
+def test_totalsegmentator_example_imports_with_sides():
+    case = shared_case("model_output", "totalsegmentator_example_mr")
+    image = read_volume(str(case / "image.nii.gz"))
+    foreign = read_volume(str(case / "labels.nii.gz"))
+    result = segment(image, backend="totalsegmentator", foreign_labels=foreign)
+    labels = result.labels.array
+    assert set(np.unique(labels)) <= {0, 1, 2, 3, 4, 5, 6}
+    back_left = np.isin(labels, [1, 3]).sum()
+    assert back_left == (foreign.array == 46).sum()
+    # left structures lie at larger LPS x (patient left) than right ones
+    xs = np.arange(labels.shape[2]) * image.spacing[0] + image.origin[0]
+    left_x = xs[np.nonzero(np.isin(labels, [1, 3, 5]))[2]].mean()
+    right_x = xs[np.nonzero(np.isin(labels, [2, 4, 6]))[2]].mean()
+    assert left_x > right_x
+
+
+@pytest.mark.shared
+def test_tum01_dixon_back_muscles_overlap_expert():
+    case = shared_case("axial_dixon", "TUM01")
+    water = read_volume(str(case / "image_water.nii.gz"))
+    fat = read_volume(str(case / "image_fat.nii.gz"))
+    expert = read_volume(str(case / "labels.nii.gz")).array
+    meta = json.loads((case / "meta.json").read_text())
+    to_project = {"multifidus_left": 1, "multifidus_right": 2, "erector_spinae_left": 3, "erector_spinae_right": 4}
+    reference = np.zeros_like(expert)
+    for value, name in meta["label_map"].items():
+        reference[expert == int(value)] = to_project[name]
+    image = water.with_array(water.array + fat.array)
+    result = segment(image, water, fat)
+    for value in (1, 2, 3, 4):
+        # measured (see report): MF ~0.65-0.70, ES ~0.79-0.80; floor guards against regressions
+        assert dice(result.labels.array == value, reference == value) > 0.6, value
