@@ -10,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "SpineQuantCore"))
 
+from spinequant.errors import InputError  # noqa: E402
 from spinequant.imageio import read_volume  # noqa: E402
 from spinequant.segmentation import segment  # noqa: E402
 
@@ -24,7 +25,11 @@ def main() -> int:
     image = water.with_array(water.array + fat.array)
     for name, kwargs in (("W+F only", {}), ("W+F with water/fat", {"water": water, "fat": fat})):
         start = time.perf_counter()
-        segment(image, **kwargs)
+        try:
+            segment(image, **kwargs)
+        except InputError as exc:  # reported, not hidden: the single-image path is not reliable yet
+            print(f"TUM01 {name}: failed after {time.perf_counter() - start:.2f} s ({exc})")
+            continue
         print(f"TUM01 {name}: {time.perf_counter() - start:.2f} s")
     return 0
 
