@@ -11,7 +11,7 @@ from .. import __version__
 from ..errors import SpineQuantError
 
 # Sub-command modules inside this package, in the order `--help` lists them.
-COMMAND_MODULES = ("demo", "fat", "stats", "vbq", "segment")
+COMMAND_MODULES = ("demo", "fat", "stats", "vbq", "segment", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:

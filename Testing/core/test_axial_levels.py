@@ -1,0 +1,134 @@
+"""Vertebral levels of axial slices from a sagittal series (physical space) or from the axial stack alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from conftest import shared_case
+from spinequant.axial_levels import (
+    UNVERIFIED_FLAG,
+    body_level_agreement,
+    levels_from_axial,
+    levels_from_body_centres,
+    levels_from_sagittal,
+)
+from spinequant.imageio import Volume, read_volume
+from spinequant.levels import VERTEBRA_CODES, levels_from_vertebra_map
+from spinequant.phantoms.axial import make_axial_phantom
+from spinequant.phantoms.sagittal import make_sagittal_phantom
+
+REAL_CASES = [("sagittal_t1", "VB1_06_AKs6"), ("sagittal_t1", "VB1_10_DzZ_T1"), ("sagittal_other", "VB1_07_AKs7"),
+              ("sagittal_other", "VB1_11_DzZ_T2"), ("sagittal_other", "VB2_02"), ("sagittal_other", "VB2_05"),
+              ("sagittal_other", "VB3_01"), ("sagittal_other", "VB3_10")]
+
+
+def axial_grid_through(sagittal: Volume, slice_mm: float = 4.0, resample: bool = False) -> Volume:
+    """An axial stack (k running inferior, like many scanners) covering the sagittal volume's extent."""
+    image = sagittal.to_sitk()
+    size = np.array(image.GetSize()) - 1
+    corners = np.array([image.TransformContinuousIndexToPhysicalPoint([float(v) for v in np.array(c) * size])
+                        for c in np.ndindex(2, 2, 2)])
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    reference = sitk.Image([int(high[0] - low[0]) + 1, int(high[1] - low[1]) + 1,
+                            int((high[2] - low[2]) / slice_mm) + 1], sitk.sitkFloat32)
+    reference.SetSpacing((1.0, 1.0, slice_mm))
+    reference.SetDirection((1, 0, 0, 0, 1, 0, 0, 0, -1))
+    reference.SetOrigin((float(low[0]), float(low[1]), float(high[2])))
+    if resample:
+        reference = sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+    return Volume.from_sitk(reference, "axial grid")
+
+
+def label_centroids(labels: Volume) -> dict:
+    array = labels.array
+    matrix = labels.ijk_to_lps()
+    centres = {}
+    for code, name in VERTEBRA_CODES.items():
+        kji = np.argwhere(array == code)
+        if kji.size:
+            centres[name] = (matrix @ np.append(kji.mean(axis=0)[::-1], 1.0))[:3]
+    return centres
+
+
+def test_sagittal_phantom_body_centres_map_onto_axial_slices():
+    phantom = make_sagittal_phantom(slices=21)
+    grid = axial_grid_through(phantom.volume)
+    truth = levels_from_vertebra_map(phantom.labels, grid)
+    found = levels_from_body_centres(grid, label_centroids(phantom.labels))
+    agreement = body_level_agreement(found, truth)
+    assert len(agreement) == 7 and all(agreement.values()), (found, truth)
+    assert "L4-L5" in found and "L3-L4" in found
+
+
+def test_sagittal_detection_is_either_right_or_flagged():
+    """The VBQ detector names the bodies; a wrong count must never pass as verified."""
+    phantom = make_sagittal_phantom(slices=21)
+    grid = axial_grid_through(phantom.volume)
+    truth = levels_from_vertebra_map(phantom.labels, grid)
+    found = levels_from_sagittal(grid, phantom.volume)
+    assert found.method == "sagittal" and found.slices
+    agreement = body_level_agreement(found.slices, truth)
+    assert all(agreement.values()) or found.flag == UNVERIFIED_FLAG, (found.slices, truth)
+
+
+def test_axial_phantom_body_disc_pattern_and_unverified_flag():
+    phantom = make_axial_phantom(n_slices=20)
+    # the phantom stacks L3 first at increasing z; make k run inferior so its anatomy is physical
+    image = phantom.image
+    flipped = Volume(image.array, image.spacing, image.origin, np.diag([1.0, 1.0, -1.0]), "phantom")
+    found = levels_from_axial(flipped)
+    truth = phantom.level_slices
+    for level in ("L3", "L4"):
+        overlap = set(found.slices.get(level, [])) & set(truth[level])
+        assert len(overlap) >= len(truth[level]) - 1, (found.slices, truth)
+    assert "L3-L4" in found.slices
+    assert not found.verified and found.flag == UNVERIFIED_FLAG and found.confidence <= 0.4
+
+
+def test_sacral_ala_anchor_the_count():
+    phantom = make_axial_phantom(n_slices=20)
+    array = phantom.image.array.copy()
+    lowest = phantom.level_slices["L5"]  # paint wide sacral ala on the lowest body: it becomes S1
+    x = phantom.image.origin[0] + np.arange(array.shape[2]) * phantom.image.spacing[0]
+    y = phantom.image.origin[1] + np.arange(array.shape[1]) * phantom.image.spacing[1]
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    body_value = float(np.median(array[lowest[0]][(np.abs(xx) < 10) & (np.abs(yy + 22) < 8)]))
+    ala = (np.abs(xx) < 70) & (np.abs(yy + 22) < 12)
+    for k in lowest:
+        array[k][ala] = body_value
+    volume = Volume(array, phantom.image.spacing, phantom.image.origin, np.diag([1.0, 1.0, -1.0]), "sacrum")
+    found = levels_from_axial(volume)
+    assert "S1" in found.slices and set(found.slices["S1"]) == set(lowest)
+    # counting up from S1, the phantom's "L4" and "L3" bodies are now L5 and L4
+    assert len(set(found.slices["L5"]) & set(phantom.level_slices["L4"])) >= 6
+    assert len(set(found.slices["L4"]) & set(phantom.level_slices["L3"])) >= 6
+
+
+def test_body_centres_outside_the_stack_give_no_level():
+    grid = Volume(np.zeros((5, 4, 4), np.float32), (1.0, 1.0, 4.0), (0.0, 0.0, 500.0))
+    assert levels_from_body_centres(grid, {"L1": [0, 0, 0], "L2": [0, 0, -38]}) == {}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("group,case", REAL_CASES)
+def test_real_body_centres_map_to_the_right_axial_slices(group, case):
+    folder = shared_case(group, case)
+    labels = read_volume(str(folder / "labels.nii.gz"))
+    grid = axial_grid_through(labels)
+    truth = levels_from_vertebra_map(labels, grid)
+    found = levels_from_body_centres(grid, label_centroids(labels))
+    agreement = body_level_agreement(found, truth)
+    assert len(agreement) >= 5 and all(agreement.values()), agreement
+
+
+@pytest.mark.shared
+def test_real_sagittal_detection_flags_unverified_levels():
+    folder = shared_case("sagittal_t1", "VB1_10_DzZ_T1")
+    sagittal = read_volume(str(folder / "image.nii.gz"))
+    labels = read_volume(str(folder / "labels.nii.gz"))
+    grid = axial_grid_through(sagittal)
+    found = levels_from_sagittal(grid, sagittal)
+    agreement = body_level_agreement(found.slices, levels_from_vertebra_map(labels, grid))
+    assert all(agreement.values()) or found.flag == UNVERIFIED_FLAG, agreement
