@@ -153,3 +153,33 @@ def test_tum01_dixon_back_muscles_overlap_expert():
     for value in (1, 2, 3, 4):
         # measured (see report): MF ~0.65-0.70, ES ~0.79-0.80; floor guards against regressions
         assert dice(result.labels.array == value, reference == value) > 0.6, value
+
+
+def test_cli_segment_measure_writes_the_fat_outputs(tmp_path):
+    import pandas as pd
+
+    from spinequant.imageio import write_volume
+
+    small = make_axial_phantom(seed=1, n_slices=8)
+    image = tmp_path / "image.nii.gz"
+    write_volume(small.image, str(image))
+    out_dir = tmp_path / "measured"
+    code = main(["segment", str(image), "--out", str(tmp_path / "seg.nii.gz"), "--measure",
+                 "--out-dir", str(out_dir), "--case-id", "P1", "--levels", "L3:0-5"])
+    assert code == 0
+    table = pd.read_csv(out_dir / "measurements.csv", keep_default_na=False)
+    assert set(table.case_id) == {"P1"}
+    assert {"multifidus", "erector_spinae"} <= set(table.structure)
+    assert (out_dir / "per_slice_csa.csv").exists()
+    assert (out_dir / "qc.png").stat().st_size > 1000
+    assert (out_dir / "measurements_wide.csv").exists()
+
+
+def test_cli_segment_measure_needs_out_dir(tmp_path, phantom):
+    from spinequant.imageio import write_volume
+
+    image = tmp_path / "image.nii.gz"
+    write_volume(phantom.image, str(image))
+    out = tmp_path / "seg.nii.gz"
+    assert main(["segment", str(image), "--out", str(out), "--measure"]) == 2
+    assert not out.exists()

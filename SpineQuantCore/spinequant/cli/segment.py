@@ -1,13 +1,20 @@
-"""``spinequant segment``: label paraspinal muscles on an axial lumbar MRI (or import a label map)."""
+"""``spinequant segment``: label paraspinal muscles on an axial lumbar MRI (or import a label map).
+
+With ``--measure --out-dir DIR`` the new label map is measured exactly as ``spinequant fat`` does
+(same options, same DIR/measurements.csv, per_slice_csa.csv and qc.png).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ..cohort import check_can_append
 from ..errors import InputError
 from ..imageio import read_volume, write_volume
+from ..levels import resolve_levels
 from ..segmentation import BACKENDS, segment
+from .fat import add_measurement_options, default_case_id, write_fat_outputs
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,9 +31,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--labels", help="existing label map to import (importer backends)")
     parser.add_argument("--label-map", help="JSON {value: name} for --backend json")
     parser.add_argument("--out", required=True, help="output label map, e.g. seg.nii.gz")
-    parser.add_argument("--measure", action="store_true", help="also measure the muscles (needs --out-dir)")
-    parser.add_argument("--out-dir", help="folder for the measurement tables")
-    parser.add_argument("--case-id", help="case identifier for the measurement tables")
+    parser.add_argument("--measure", action="store_true",
+                        help="also measure the muscles like `spinequant fat` (needs --out-dir)")
+    parser.add_argument("--out-dir", help="folder for measurements.csv, per_slice_csa.csv and qc.png")
+    add_measurement_options(parser)
     return parser
 
 
@@ -37,15 +45,22 @@ def run(args) -> int:
     water = read_volume(args.water, plane="axial") if args.water else None
     fat = read_volume(args.fat, plane="axial") if args.fat else None
     foreign = read_volume(args.labels) if args.labels else None
+    case_id = args.case_id or default_case_id(args.image)
+    levels = None
+    if args.measure:  # bad --levels or a cohort that cannot take this case: fail before any work
+        levels = resolve_levels(args.levels, image)
+        if args.cohort:
+            check_can_append(args.cohort, [case_id], args.replace)
     result = segment(image, water, fat, backend=args.backend, foreign_labels=foreign, label_map_path=args.label_map)
-    measurements = _measure(args, image, result, water, fat) if args.measure else None
-    # write only when everything above succeeded: nothing half-way on bad input
     write_volume(result.labels, args.out)
     quality_path = _quality_path(args.out)
     result.quality.to_csv(quality_path, index=False)
     print(f"labels: {args.out}\nquality: {quality_path}")
-    if measurements is not None:
-        print(f"measurements: {_write_measurements(args.out_dir, measurements)}")
+    if args.measure:
+        # the label map now holds project values, so no --label-map applies to the measurement
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        path = write_fat_outputs(image, result.labels, args, args.out_dir, case_id, None, levels, water, fat)
+        print(f"measurements: {path}")
     return 0
 
 
@@ -57,24 +72,3 @@ def _quality_path(out: str) -> Path:
             name = name[: -len(suffix)]
             break
     return target.with_name(f"{name}_quality.csv")
-
-
-def _measure(args, image, result, water, fat):
-    try:
-        from ..measure import measure_muscles
-    except ImportError:
-        raise InputError("--measure", "the measurement module (spinequant.measure) is not available yet") from None
-    case_id = args.case_id or Path(args.image).name.split(".")[0]
-    table = measure_muscles(image, result.labels, case_id=case_id, water=water, fat=fat)
-    return case_id, table
-
-
-def _write_measurements(out_dir: str, measured) -> Path:
-    case_id, table = measured
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{case_id}_measurements.csv"
-    partial = folder / f".{path.name}.part"
-    table.to_csv(partial, index=False)
-    partial.replace(path)  # atomic: never a half-written table
-    return path
