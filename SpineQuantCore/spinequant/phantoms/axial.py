@@ -104,6 +104,7 @@ def make_axial_phantom(
     ny = int(round(size_xy_mm[1] / spacing[1]))
     shape = (n_slices, ny, nx)
     origin = (-size_xy_mm[0] / 2, -size_xy_mm[1] / 2 - 30.0, 0.0)  # canal sits 30 mm behind centre
+    # (in-plane layout uses the LPS x/y of each voxel; the slice axis points inferior, see volume())
     x = origin[0] + np.arange(nx) * spacing[0]
     y = origin[1] + np.arange(ny) * spacing[1]
     yy, xx = np.meshgrid(y, x, indexing="ij")
@@ -185,7 +186,8 @@ def make_axial_phantom(
     image = np.abs(image).astype(np.float32)  # magnitude images are non-negative (Rician-like)
 
     def volume(array, name):
-        return Volume(array, spacing, origin, np.eye(3), source=f"phantom:{name}")
+        # slices run head to foot (k points inferior), so L3 lies above L4 physically, as in a scan
+        return Volume(array, spacing, origin, np.diag([1.0, 1.0, -1.0]), source=f"phantom:{name}")
 
     level_slices: Dict[str, List[int]] = {}
     for k, name in enumerate(slice_levels):
