@@ -7,7 +7,6 @@ in the same physical space, resampled onto the axial grid.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
@@ -17,6 +16,7 @@ import SimpleITK as sitk
 
 from .errors import InputError
 from .imageio import Volume, read_volume
+from .vbq.landmarks import read_landmarks
 
 LevelSlices = Dict[str, List[int]]
 
@@ -80,28 +80,6 @@ def levels_from_points(points: Mapping[str, Sequence[float]], volume: Volume,
     return result
 
 
-def read_points_json(path: str) -> Dict[str, List[float]]:
-    """Read {"L4": [x, y, z], ...} in LPS mm; "coordinate_system": "RAS" flips x and y."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "landmark file not found") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"cannot read landmarks as JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(path, 'landmarks must be a JSON object like {"L4": [x, y, z]}')
-    system = str(data.pop("coordinate_system", "LPS")).upper()
-    if system not in ("LPS", "RAS"):
-        raise InputError(path, f"coordinate_system must be LPS or RAS, not {system}")
-    points = {}
-    for name, value in data.items():
-        if not (isinstance(value, (list, tuple)) and len(value) == 3):
-            raise InputError(path, f"landmark {name!r} must be three numbers [x, y, z]")
-        x, y, z = (float(v) for v in value)
-        points[name] = [-x, -y, z] if system == "RAS" else [x, y, z]
-    return points
-
-
 def levels_from_vertebra_map(vertebrae: Volume, volume: Volume) -> LevelSlices:
     """Name slices by the vertebral body on them; slices between two bodies get the disc name."""
     resampled = sitk.Resample(vertebrae.to_sitk(), volume.to_sitk(), sitk.Transform(),
@@ -133,7 +111,9 @@ def resolve_levels(spec: Optional[str], volume: Volume) -> Optional[LevelSlices]
         return None
     path = Path(spec)
     if path.suffix.lower() == ".json":
-        return levels_from_points(read_points_json(spec), volume, source=spec)
+        points = read_landmarks(spec)  # the same landmark files VBQ reads and writes
+        points.pop("CSF", None)
+        return levels_from_points(points, volume, source=spec)
     if path.exists():
         return levels_from_vertebra_map(read_volume(spec), volume)
     return levels_from_ranges(spec, volume.array.shape[0])
