@@ -1,8 +1,10 @@
 # No "from __future__ import annotations" here: @parameterNodeWrapper reads the field annotations at
 # class creation, so they must stay real objects (typing.Annotated works on Python 3.9).
 import logging
+import pathlib
 from typing import Annotated, Optional
 
+import numpy as np
 import slicer
 import vtk
 from slicer import (
@@ -13,7 +15,7 @@ from slicer import (
 )
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import Choice, Default, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, Default, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -44,12 +46,47 @@ class ParaspinalFat(ScriptedLoadableModule):
             "psoas, quadratus lumborum; left and right) on axial MRI: cross-sectional area, functional "
             "(lean) area, volume and fat infiltration per muscle, side and vertebral level. Fat is found "
             "with a patient-calibrated threshold (default), histogram methods, or Dixon water/fat images. "
-            "Results go to a table with units, one row per measurement."
+            "Results go to a table with units, one row per measurement. \"Segment muscles\" draws the "
+            "muscles automatically; correct them in the Segment Editor before quantifying. The review "
+            "section walks through a folder of cases and appends each accepted case to one cohort file."
         )
         self.parent.acknowledgementText = _(
             "SpineQuant is built on 3D Slicer (https://www.slicer.org). The scripted module layout follows "
             "the Slicer extension template."
         )
+
+
+#
+# Python packages Slicer does not bundle: installed on first use (after asking), never at import.
+#
+
+REQUIREMENTS = (("pandas", "pandas>=2.0"), ("skimage", "scikit-image>=0.22"), ("openpyxl", "openpyxl>=3.1"))
+
+
+def missingRequirements():
+    import importlib.util
+
+    return [requirement for module, requirement in REQUIREMENTS if importlib.util.find_spec(module) is None]
+
+
+def ensureDependencies(requester="ParaspinalFat") -> bool:
+    """Install missing packages after asking the user; True when everything is importable.
+
+    Called by the button handlers before any logic runs (never at import or module construction).
+    """
+    missing = missingRequirements()
+    if not missing:
+        return True
+    packaging = getattr(slicer, "packaging", None)
+    if packaging is not None and hasattr(packaging, "pip_ensure"):  # Slicer >= 5.12 asks the user itself
+        packaging.pip_ensure(missing, requester=requester)
+    else:
+        question = _("SpineQuant needs these Python packages: {packages}. Install them now?").format(
+            packages=", ".join(missing))
+        if not slicer.util.confirmOkCancelDisplay(question, windowTitle=requester):
+            return False
+        slicer.util.pip_install(missing)
+    return not missingRequirements()
 
 
 #
@@ -61,22 +98,47 @@ class ParaspinalFat(ScriptedLoadableModule):
 class ParaspinalFatParameterNode:
     """
     inputVolume - axial T1/T2 (fat-bright) image; the grid that is measured.
-    inputSegmentation - one segment per muscle and side, e.g. "multifidus left".
-    levelLandmarks - optional points labelled "L3", "L4", ... at mid-vertebra, for per-level results.
     waterVolume, fatVolume - optional Dixon water and fat images on the same grid (method "dixon").
-    method - fat classification method.
+    levelLandmarks - optional points labelled "L3", "L4", ... at mid-vertebra, for per-level results.
+    vertebraSegmentation - optional vertebra segments named "L3", "L4", ... (instead of landmarks).
+    inputSegmentation - the muscle segmentation: one segment per muscle and side, e.g. "multifidus left";
+        filled by "Segment muscles", corrected in the Segment Editor, measured by "Quantify".
+    method - fat classification method; threshold - intensity for the "threshold" method.
+    showFatVoxels - also show the fat voxels of each muscle as segments (fatOverlay).
     caseId - identifier written to the case_id column (the volume name when empty).
     outputTable - table receiving the long-format results.
+    fatOverlay - segmentation receiving the fat voxels per muscle.
+    reviewFolder - folder of cases (one sub-folder, image file or DICOM series per case).
+    reviewOutputFolder - where accepted results go (default: <reviewFolder>/SpineQuantReview).
+    cohortFile - the one cohort CSV/XLSX accepted cases are appended to.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
-    inputSegmentation: vtkMRMLSegmentationNode
-    levelLandmarks: vtkMRMLMarkupsFiducialNode
     waterVolume: vtkMRMLScalarVolumeNode
     fatVolume: vtkMRMLScalarVolumeNode
+    levelLandmarks: vtkMRMLMarkupsFiducialNode
+    vertebraSegmentation: vtkMRMLSegmentationNode
+    inputSegmentation: vtkMRMLSegmentationNode
     method: Annotated[str, Choice(list(FAT_METHODS)), Default("calibrated")]
+    threshold: Annotated[float, WithinRange(-100000.0, 100000.0), Default(0.0)]
+    showFatVoxels: Annotated[bool, Default(False)]
     caseId: str
     outputTable: vtkMRMLTableNode
+    fatOverlay: vtkMRMLSegmentationNode
+    reviewFolder: pathlib.Path
+    reviewOutputFolder: pathlib.Path
+    cohortFile: pathlib.Path
+
+
+def _pathOrNone(path):
+    """Unset ctkPathLineEdit values arrive as Path('.'); treat them as None."""
+    return None if path is None or str(path).strip() in ("", ".") else str(path)
+
+
+def _runWithProgress(title, work):
+    from ParaspinalFatLib.review_panel import runWithProgress
+
+    return runWithProgress(title, work)
 
 
 #
@@ -91,6 +153,7 @@ class ParaspinalFatWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self.reviewSession = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -103,7 +166,14 @@ class ParaspinalFatWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.ui.segmentButton.connect("clicked(bool)", self.onSegmentButton)
+        self.ui.editButton.connect("clicked(bool)", self.onEditButton)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.openFolderButton.connect("clicked(bool)", self.onOpenFolderButton)
+        self.ui.previousButton.connect("clicked(bool)", self.onPreviousButton)
+        self.ui.nextButton.connect("clicked(bool)", self.onNextButton)
+        self.ui.acceptButton.connect("clicked(bool)", self.onAcceptButton)
+        self.ui.caseTable.connect("cellDoubleClicked(int,int)", self.onCaseDoubleClicked)
 
         self.initializeParameterNode()
 
@@ -145,30 +215,82 @@ class ParaspinalFatWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def _checkCanApply(self, caller=None, event=None) -> None:
         parameters = self._parameterNode
-        ready = bool(parameters and parameters.inputVolume and parameters.inputSegmentation)
+        hasVolume = bool(parameters and parameters.inputVolume)
+        hasSegmentation = bool(hasVolume and parameters.inputSegmentation)
+        ready = hasSegmentation
         if ready and parameters.method == "dixon":
             ready = bool(parameters.waterVolume and parameters.fatVolume)
+        self.ui.segmentButton.enabled = hasVolume
+        self.ui.editButton.enabled = hasSegmentation
         self.ui.applyButton.enabled = ready
-        self.ui.applyButton.toolTip = _("Quantify the muscles") if ready else _(
+        self.ui.applyButton.toolTip = _("Measure the muscles from the current segments") if ready else _(
             "Select an image and a muscle segmentation (and water/fat images for the Dixon method)")
+        self.ui.thresholdSpinBox.enabled = bool(parameters and parameters.method == "threshold")
+        reviewing = self.reviewSession is not None
+        self.ui.previousButton.enabled = reviewing
+        self.ui.nextButton.enabled = reviewing
+        self.ui.acceptButton.enabled = reviewing and ready
+
+    def _options(self) -> dict:
+        parameters = self._parameterNode
+        return dict(method=parameters.method,
+                    threshold=parameters.threshold if parameters.method == "threshold" else None,
+                    levels=parameters.levelLandmarks, vertebrae=parameters.vertebraSegmentation,
+                    waterNode=parameters.waterVolume, fatNode=parameters.fatVolume)
+
+    # --- segment, edit, quantify
+
+    def onSegmentButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to segment the muscles."), waitCursor=True):
+            if not ensureDependencies():
+                return
+            parameters = self._parameterNode
+            segmentation = _runWithProgress(_("Segmenting muscles"), lambda progress: self.logic.segmentMuscles(
+                parameters.inputVolume, parameters.inputSegmentation, waterNode=parameters.waterVolume,
+                fatNode=parameters.fatVolume, progress=progress))
+            if segmentation is None:
+                return
+            parameters.inputSegmentation = segmentation
+            segmentation.SetReferenceImageGeometryParameterFromVolumeNode(parameters.inputVolume)
+            slicer.util.setSliceViewerLayers(background=parameters.inputVolume, fit=True)
+            self._markMeasured()
+
+    def onEditButton(self) -> None:
+        # GUI only: hand the segmentation and its image to Slicer's Segment Editor.
+        with slicer.util.tryWithErrorDisplay(_("Failed to open the Segment Editor.")):
+            parameters = self._parameterNode
+            slicer.util.selectModule("SegmentEditor")
+            editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
+            editor.setSegmentationNode(parameters.inputSegmentation)
+            if hasattr(editor, "setSourceVolumeNode"):  # Slicer >= 5.4
+                editor.setSourceVolumeNode(parameters.inputVolume)
+            else:
+                editor.setMasterVolumeNode(parameters.inputVolume)
 
     def onApplyButton(self) -> None:
         failure = _("Failed to quantify the paraspinal muscles.")
         with slicer.util.tryWithErrorDisplay(failure, waitCursor=True):
+            if not ensureDependencies():
+                return
             parameters = self._parameterNode
             if not parameters.outputTable:
                 parameters.outputTable = slicer.mrmlScene.AddNewNodeByClass(
                     "vtkMRMLTableNode", _("Paraspinal fat"))
-            self.logic.quantify(
-                parameters.inputVolume,
-                parameters.inputSegmentation,
-                parameters.outputTable,
-                method=parameters.method,
-                levels=parameters.levelLandmarks,
-                waterNode=parameters.waterVolume,
-                fatNode=parameters.fatVolume,
-                caseId=parameters.caseId,
-            )
+            caseId = parameters.caseId
+            if self.reviewSession is not None and not caseId:
+                caseId = self.reviewSession.current_case.case_id
+            frame = _runWithProgress(_("Quantifying muscles"), lambda progress: self.logic.quantify(
+                parameters.inputVolume, parameters.inputSegmentation, parameters.outputTable,
+                caseId=caseId, progress=progress, **self._options()))
+            if frame is None:
+                return
+            if parameters.showFatVoxels:
+                options = self._options()
+                parameters.fatOverlay = self.logic.fatVoxelOverlay(
+                    parameters.inputVolume, parameters.inputSegmentation, parameters.method,
+                    waterNode=options["waterNode"], fatNode=options["fatNode"], threshold=options["threshold"],
+                    overlayNode=parameters.fatOverlay)
+            self._markMeasured()
             self.showTable(parameters.outputTable)
 
     def showTable(self, tableNode) -> None:
@@ -179,6 +301,93 @@ class ParaspinalFatWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         selectionNode.SetActiveTableID(tableNode.GetID())
         slicer.app.applicationLogic().PropagateTableSelection()
 
+    # --- review loop
+
+    def onOpenFolderButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to open the case folder."), waitCursor=True):
+            if not ensureDependencies():
+                return
+            parameters = self._parameterNode
+            folder = _pathOrNone(parameters.reviewFolder)
+            if folder is None:
+                raise ValueError(_("Choose the folder of cases first."))
+            self.reviewSession = self.logic.openReview(folder, _pathOrNone(parameters.reviewOutputFolder),
+                                                       _pathOrNone(parameters.cohortFile))
+            if self.reviewSession.cohort_path:
+                parameters.cohortFile = pathlib.Path(self.reviewSession.cohort_path)
+            self._loadCase(self.reviewSession.current)
+
+    def onPreviousButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
+            self._loadCase(self.reviewSession.current - 1)
+
+    def onNextButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
+            self._loadCase(self.reviewSession.current + 1)
+
+    def onCaseDoubleClicked(self, row, column) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
+            self._loadCase(row)
+
+    def onAcceptButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to accept the case."), waitCursor=True):
+            if not ensureDependencies():
+                return
+            parameters = self._parameterNode
+            session = self.reviewSession
+            if not session.cohort_path:
+                cohort = _pathOrNone(parameters.cohortFile)
+                if cohort is None:
+                    raise ValueError(_("Choose the cohort file (CSV or XLSX) before accepting."))
+                session.cohort_path = str(pathlib.Path(cohort).resolve())
+                session.save()
+            replace = False
+            if self.logic.caseInCohort(session):
+                question = _("Case {case} is already in the cohort file. Replace its rows? (A backup of the "
+                             "file is kept.)").format(case=session.current_case.case_id)
+                if not slicer.util.confirmYesNoDisplay(question):
+                    return
+                replace = True
+            nextIndex = _runWithProgress(_("Accepting case"), lambda progress: self.logic.acceptReviewCase(
+                session, parameters.inputVolume, parameters.inputSegmentation, parameters.outputTable,
+                landmarksNode=parameters.levelLandmarks, replace=replace, progress=progress, **self._options()))
+            if nextIndex is None:
+                return
+            if session.finished:
+                slicer.util.infoDisplay(_("All cases are reviewed. The cohort is in {path}.").format(
+                    path=session.cohort_path))
+            self._loadCase(nextIndex)
+
+    def _markMeasured(self) -> None:
+        if self.reviewSession is not None:
+            self.reviewSession.mark_measured(self.reviewSession.current_case.case_id)
+            self._showCases()
+
+    def _loadCase(self, index) -> None:
+        session = self.reviewSession
+        nodes = self.logic.loadReviewCase(session, index)
+        parameters = self._parameterNode
+        with slicer.util.NodeModify(parameters.parameterNode):
+            parameters.inputVolume = nodes["volume"]
+            parameters.waterVolume = nodes.get("water")
+            parameters.fatVolume = nodes.get("fat")
+            parameters.inputSegmentation = nodes.get("segmentation")
+            parameters.levelLandmarks = nodes.get("landmarks")
+            parameters.vertebraSegmentation = nodes.get("vertebrae")
+            parameters.caseId = session.current_case.case_id
+            parameters.fatOverlay = None
+            if nodes.get("water") is not None and nodes.get("fat") is not None:
+                parameters.method = "dixon"
+        slicer.util.setSliceViewerLayers(background=nodes["volume"], fit=True)
+        self._showCases()
+
+    def _showCases(self) -> None:
+        from ParaspinalFatLib.review_panel import fillCaseTable, reviewStatusText
+
+        fillCaseTable(self.ui.caseTable, self.reviewSession)
+        self.ui.reviewStatusLabel.text = reviewStatusText(self.reviewSession)
+        self._checkCanApply()
+
 
 #
 # Logic
@@ -186,8 +395,14 @@ class ParaspinalFatWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
 
 class ParaspinalFatLogic(ScriptedLoadableModuleLogic):
-    """Scriptable without the GUI: nodes in, table node out. Never shows dialogs; raises ValueError
-    (or spinequant.errors.InputError) with a message that names the faulty input."""
+    """Scriptable without the GUI: nodes in, nodes out. Never shows dialogs; raises ValueError
+    (or spinequant.errors.InputError) with a message that names the faulty input.
+
+    Long operations take ``progress(fraction, message)``; when it returns False they stop with
+    spinequant.review.Cancelled.
+    """
+
+    MODULE_NAME = "ParaspinalFat"
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
@@ -195,14 +410,22 @@ class ParaspinalFatLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self):
         return ParaspinalFatParameterNode(super().getParameterNode())
 
+    # --- levels
+
     @staticmethod
-    def _levels(levels, image):
-        """None, {level: [slice, ...]}, 'L4:7-12,L5:15-19' slice ranges, or a markups point list."""
-        if levels is None or levels == "":
-            return None
-        if hasattr(levels, "GetNumberOfControlPoints"):
-            if levels.GetNumberOfControlPoints() == 0:
+    def _levels(levels, image, vertebrae=None, volumeNode=None):
+        """None, {level: [slice, ...]}, 'L4:7-12,L5:15-19' slice ranges, or a markups point list;
+        else, from a segmentation with vertebrae named 'L3', 'L4', ... (needs volumeNode)."""
+        if levels is None or levels == "" or (hasattr(levels, "GetNumberOfControlPoints")
+                                              and levels.GetNumberOfControlPoints() == 0):
+            if vertebrae is None:
                 return None
+            from ParaspinalFatLib.review_nodes import vertebra_label_array
+            from spinequant.levels import levels_from_vertebra_map
+
+            codes = vertebra_label_array(vertebrae, volumeNode)
+            return levels_from_vertebra_map(image.with_array(codes, vertebrae.GetName()), image)
+        if hasattr(levels, "GetNumberOfControlPoints"):
             from ParaspinalFatLib.landmarks import landmarks_lps
             from spinequant.levels import levels_from_points
 
@@ -213,12 +436,74 @@ class ParaspinalFatLogic(ScriptedLoadableModuleLogic):
             return levels_from_ranges(levels, image.array.shape[0])
         return {str(name): [int(k) for k in slices] for name, slices in dict(levels).items()}
 
+    # --- segment
+
+    @staticmethod
+    def defaultSegmenter(backend="builtin"):
+        """segmenter(image, water, fat) -> project label Volume, from spinequant.segmentation."""
+        try:
+            from spinequant.segmentation import segment
+        except ImportError as exc:
+            raise RuntimeError(_("The built-in muscle segmenter is not available in this SpineQuant version; "
+                                 "load or draw a muscle segmentation instead.")) from exc
+
+        def run(image, water, fat):
+            return segment(image, water, fat, backend=backend).labels
+
+        return run
+
+    def segmentMuscles(self, volumeNode, segmentationNode=None, waterNode=None, fatNode=None, backend="builtin",
+                       progress=None, segmenter=None):
+        """Segment the paraspinal muscles into segmentationNode (created if None; its segments are
+        replaced): one segment per muscle and side with standard name, colour and terminology.
+
+        A hidden copy of the automatic result is kept and referenced from the node, so accepting the
+        case can report how much the user corrected by hand. ``segmenter(image, water, fat)`` returning
+        a label Volume (or array) replaces the built-in method. Returns the segmentation node.
+        """
+        if volumeNode is None:
+            raise ValueError(_("Select the image to segment."))
+        from ParaspinalFatLib.review_nodes import case_of, clear_segments, keep_automatic_copy, tag_case_node
+        from ParaspinalFatLib.segments import fill_segmentation_from_labels
+        from ParaspinalFatLib.volumes import volume_from_node
+        from spinequant.review import checked_progress
+
+        report = checked_progress(progress)
+        report(0.0, _("Reading the image"))
+        image = volume_from_node(volumeNode)
+        water = volume_from_node(waterNode) if waterNode is not None else None
+        fat = volume_from_node(fatNode) if fatNode is not None else None
+        run = segmenter or self.defaultSegmenter(backend)
+        report(0.1, _("Segmenting muscles"))
+        labels = run(image, water, fat)
+        array = getattr(labels, "array", labels)
+        if tuple(array.shape) != tuple(image.array.shape):
+            raise ValueError(f"the segmenter returned a {array.shape} label map for a {image.array.shape} image")
+        report(0.8, _("Creating segments"))
+        if segmentationNode is None:
+            segmentationNode = volumeNode.GetScene().AddNewNodeByClass(
+                "vtkMRMLSegmentationNode", f"{volumeNode.GetName()} muscles")
+        else:
+            clear_segments(segmentationNode)
+        segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
+        fill_segmentation_from_labels(segmentationNode, array, volumeNode)
+        automatic = keep_automatic_copy(segmentationNode)
+        caseId = case_of(volumeNode)
+        tag_case_node(segmentationNode, caseId)
+        tag_case_node(automatic, caseId)
+        report(1.0, _("Done"))
+        return segmentationNode
+
+    # --- quantify
+
     def quantify(self, volumeNode, segmentationNode, tableNode=None, method="calibrated", levels=None,
-                 waterNode=None, fatNode=None, caseId="", threshold=None):
+                 waterNode=None, fatNode=None, caseId="", threshold=None, vertebrae=None, progress=None):
         """Measure every muscle segment on the volume's grid and write the long table into tableNode.
 
         method: one name from FAT_METHODS, or a sequence of names (the first is the primary one).
-        Returns the long pandas DataFrame that was written.
+        levels: markups with points 'L3', 'L4', ... (or slice ranges); vertebrae: a segmentation with
+        vertebrae named 'L3', ... used when no landmarks are given.
+        Returns the long pandas DataFrame that was written (method and software version in every row).
         """
         if volumeNode is None:
             raise ValueError(_("Select the image to measure."))
@@ -227,13 +512,19 @@ class ParaspinalFatLogic(ScriptedLoadableModuleLogic):
         methods = (method,) if isinstance(method, str) else tuple(method)
         if "dixon" in methods and (waterNode is None or fatNode is None):
             raise ValueError(_("The Dixon method needs both the water and the fat image."))
+        if "threshold" in methods and threshold is None:
+            raise ValueError(_("The threshold method needs a threshold value."))
 
         # Imported here so loading the module (and Slicer startup) never depends on the core.
+        from ParaspinalFatLib.review_nodes import case_of, tag_case_node
         from ParaspinalFatLib.segments import structure_masks
         from ParaspinalFatLib.tables import long_table_to_node
         from ParaspinalFatLib.volumes import volume_from_node
         from spinequant.measure import measure_muscles
+        from spinequant.review import checked_progress
 
+        report = checked_progress(progress)
+        report(0.0, _("Reading the image and the segments"))
         image = volume_from_node(volumeNode)
         masks = structure_masks(segmentationNode, volumeNode)
         water = volume_from_node(waterNode) if waterNode is not None else None
@@ -242,14 +533,179 @@ class ParaspinalFatLogic(ScriptedLoadableModuleLogic):
         logging.info("ParaspinalFat: measuring %d segments of %s with %s",
                      len(masks), case, ", ".join(methods))
 
+        def measuring(fraction, message):
+            report(0.1 + 0.85 * fraction, message)
+
         frame = measure_muscles(image, masks, case_id=case, methods=methods,
-                                levels=self._levels(levels, image), water=water, fat=fat,
-                                threshold=threshold)
+                                levels=self._levels(levels, image, vertebrae, volumeNode), water=water, fat=fat,
+                                threshold=threshold, progress=measuring)
         if tableNode is None:
             tableNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Paraspinal fat")
         long_table_to_node(frame, tableNode)
         tableNode.SetAttribute("SpineQuant.case_id", case)
+        tag_case_node(tableNode, case_of(volumeNode))
+        report(1.0, _("Done"))
         return frame
+
+    def fatVoxelOverlay(self, volumeNode, segmentationNode, method="calibrated", waterNode=None, fatNode=None,
+                        threshold=None, overlayNode=None):
+        """Segmentation with one segment per muscle holding its fat voxels by the chosen method
+        (spinequant.measure.primary_fat_voxels), for checking the fat classification by eye."""
+        from ParaspinalFatLib.review_nodes import case_of, segmentation_from_label_array, tag_case_node
+        from ParaspinalFatLib.segments import structure_masks
+        from ParaspinalFatLib.volumes import volume_from_node
+        from spinequant.measure import primary_fat_voxels
+        from spinequant.terminology import segment_color, segment_name
+
+        image = volume_from_node(volumeNode)
+        water = volume_from_node(waterNode) if waterNode is not None else None
+        fat = volume_from_node(fatNode) if fatNode is not None else None
+        labels = np.zeros(image.array.shape, dtype=np.uint8)
+        segments = {}
+        for value, (structure, mask) in enumerate(structure_masks(segmentationNode, volumeNode).items(), start=1):
+            # bool masks: primary_fat_voxels indexes with them (a 0/1 uint8 mask would fancy-index)
+            voxels = primary_fat_voxels(image, {structure: mask > 0}, method, water, fat, threshold)
+            labels[voxels & (labels == 0)] = value
+            color = tuple(0.5 + 0.5 * c for c in segment_color(structure))  # lighter shade of the muscle
+            segments[value] = (_("{muscle} fat").format(muscle=segment_name(structure)), color)
+        overlayNode = segmentation_from_label_array(labels, volumeNode, segments, node=overlayNode,
+                                                    name=f"{volumeNode.GetName()} fat voxels")
+        return tag_case_node(overlayNode, case_of(volumeNode))
+
+    # --- review loop
+
+    def openReview(self, folder, outputFolder=None, cohortPath=None):
+        """Start or resume the review of a folder of cases (spinequant.review.ReviewSession)."""
+        from spinequant.review import ReviewSession
+
+        return ReviewSession.open(folder, self.MODULE_NAME, outputFolder, cohortPath)
+
+    def loadReviewCase(self, session, index, scene=None):
+        """Clear the previous case from the scene and load case ``index``: image (or water + fat for a
+        Dixon-only case), the accepted segmentation when the case was reviewed (else a .seg.nrrd of
+        the case folder), landmarks (.mrk.json) and a vertebra label map if present.
+        Returns {"volume", "water", "fat", "segmentation", "landmarks", "vertebrae"} (None when absent)."""
+        from ParaspinalFatLib.review_nodes import (
+            clear_case_nodes,
+            load_markups,
+            load_segmentation,
+            load_volume,
+            tag_case_node,
+        )
+        from ParaspinalFatLib.volumes import node_from_volume
+        from spinequant.imageio import read_volume, require_same_grid
+
+        scene = scene or slicer.mrmlScene
+        clear_case_nodes(scene)
+        case = session.go_to(index)
+        caseId = case.case_id
+        files = case.files
+        nodes = {"volume": None, "water": None, "fat": None, "segmentation": None, "landmarks": None,
+                 "vertebrae": None}
+        if "water" in files and "fat" in files:
+            water = read_volume(files["water"], "axial")
+            fat = read_volume(files["fat"], "axial")
+            require_same_grid(water, fat)
+            nodes["water"] = node_from_volume(water, f"{caseId} water", scene=scene)
+            nodes["fat"] = node_from_volume(fat, f"{caseId} fat", scene=scene)
+            if "image" not in files:  # in-phase-like, fat-bright image W + F
+                combined = water.with_array((water.array.astype(np.float32) + fat.array.astype(np.float32)),
+                                            f"{caseId} water+fat")
+                nodes["volume"] = node_from_volume(combined, f"{caseId} (water+fat)", scene=scene)
+        if "image" in files:
+            nodes["volume"] = load_volume(files["image"], caseId, "axial", scene=scene)
+        if nodes["volume"] is None:
+            raise ValueError(_("Case {case} has no image.").format(case=caseId))
+        accepted = session.output_path(caseId, "segmentation")
+        segmentationFile = str(accepted) if accepted.exists() else files.get("segmentation")
+        if segmentationFile:
+            nodes["segmentation"] = load_segmentation(segmentationFile, f"{caseId} muscles", scene=scene)
+            automatic = session.output_path(caseId, "automatic_segmentation")
+            if automatic.exists():
+                from ParaspinalFatLib.review_nodes import AUTOMATIC_REFERENCE
+
+                copy = load_segmentation(str(automatic), f"{caseId} muscles (automatic)", scene=scene)
+                copy.GetDisplayNode().SetVisibility(False)
+                nodes["segmentation"].SetNodeReferenceID(AUTOMATIC_REFERENCE, copy.GetID())
+                tag_case_node(copy, caseId)
+        landmarks = session.output_path(caseId, "landmarks")
+        landmarksFile = str(landmarks) if landmarks.exists() else files.get("landmarks")
+        if landmarksFile and landmarksFile.endswith(".mrk.json"):
+            nodes["landmarks"] = load_markups(landmarksFile, f"{caseId} levels", scene=scene)
+        if "vertebrae" in files:
+            from ParaspinalFatLib.review_nodes import segmentation_from_label_array
+            from ParaspinalFatLib.volumes import volume_from_node
+            from spinequant.levels import VERTEBRA_CODES
+
+            codes = read_volume(files["vertebrae"])
+            require_same_grid(volume_from_node(nodes["volume"]), codes)
+            segments = {code: (name, (0.9, 0.85, 0.6)) for code, name in VERTEBRA_CODES.items()}
+            nodes["vertebrae"] = segmentation_from_label_array(codes.array, nodes["volume"], segments,
+                                                               name=f"{caseId} vertebrae")
+        for node in nodes.values():
+            tag_case_node(node, caseId)
+        return nodes
+
+    def noteMeasured(self, session, caseId=None):
+        session.mark_measured(caseId or session.current_case.case_id)
+
+    def caseInCohort(self, session, caseId=None) -> bool:
+        """True when the cohort file already holds rows of the case (the GUI then asks to replace)."""
+        from spinequant.errors import CohortError
+
+        try:
+            session.check_can_accept(caseId or session.current_case.case_id)
+        except CohortError:
+            return bool(session.cohort_path)
+        return False
+
+    def acceptReviewCase(self, session, volumeNode, segmentationNode, tableNode=None, method="calibrated",
+                         levels=None, vertebrae=None, waterNode=None, fatNode=None, threshold=None,
+                         landmarksNode=None, replace=False, progress=None):
+        """Accept the current case: measure its current (possibly corrected) segments, save the segmentation
+        (.seg.nrrd) and its automatic original, the landmarks (.mrk.json) and the measurements, append the
+        rows to the review's cohort file, log Dice/CSA change against the automatic masks, mark the case
+        reviewed. Existing files are backed up first. Returns the index of the next case to review."""
+        from ParaspinalFatLib.review_nodes import automatic_segmentation, save_node
+        from ParaspinalFatLib.segments import structure_masks
+        from ParaspinalFatLib.volumes import volume_from_node
+        from spinequant.review import annotate_cohort_rows, checked_progress, mask_changes, was_corrected
+        from spinequant.tables import write_table_atomic
+
+        report = checked_progress(progress)
+        caseId = session.current_case.case_id
+        session.check_can_accept(caseId, replace)  # before anything is written
+        report(0.0, _("Measuring the accepted segmentation"))
+
+        def measuring(fraction, message):
+            report(0.05 + 0.55 * fraction, message)
+
+        frame = self.quantify(volumeNode, segmentationNode, tableNode, method=method, levels=levels,
+                              waterNode=waterNode, fatNode=fatNode, caseId=caseId, threshold=threshold,
+                              vertebrae=vertebrae, progress=measuring)
+        report(0.65, _("Comparing with the automatic segmentation"))
+        automatic = automatic_segmentation(segmentationNode)
+        reviewRows, corrected = [], None
+        if automatic is not None:
+            pixelArea = volume_from_node(volumeNode).pixel_area_mm2
+            reviewRows = mask_changes(structure_masks(automatic, volumeNode),
+                                      structure_masks(segmentationNode, volumeNode), pixelArea)
+            corrected = was_corrected(reviewRows)
+        report(0.75, _("Saving the segmentation and landmarks"))
+        outputs = {"segmentation": save_node(segmentationNode, session.prepare_output(caseId, "segmentation"))}
+        if automatic is not None:
+            outputs["automatic_segmentation"] = save_node(
+                automatic, session.prepare_output(caseId, "automatic_segmentation"))
+        if landmarksNode is not None and landmarksNode.GetNumberOfControlPoints() > 0:
+            outputs["landmarks"] = save_node(landmarksNode, session.prepare_output(caseId, "landmarks"))
+        rows = annotate_cohort_rows(frame, reviewRows, corrected)
+        measurements = session.prepare_output(caseId, "measurements")
+        write_table_atomic(rows, str(measurements))
+        outputs["measurements"] = str(measurements)
+        report(0.9, _("Adding the case to the cohort"))
+        nextIndex = session.accept(caseId, rows, reviewRows, corrected, outputs, replace)
+        report(1.0, _("Done"))
+        return nextIndex
 
 
 #
@@ -258,7 +714,7 @@ class ParaspinalFatLogic(ScriptedLoadableModuleLogic):
 
 
 class ParaspinalFatTest(ScriptedLoadableModuleTest):
-    """Runs inside Slicer (ctest / Reload and Test); builds its phantom in memory, no downloads."""
+    """Runs inside Slicer (ctest / Reload and Test); builds its phantoms in memory, no downloads."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
@@ -266,10 +722,12 @@ class ParaspinalFatTest(ScriptedLoadableModuleTest):
     def runTest(self):
         self.setUp()
         self.test_quantify_dixon_phantom()
+        self.setUp()
+        self.test_segment_and_fat_overlay()
+        self.setUp()
+        self.test_review_loop_resumes()
 
     def test_quantify_dixon_phantom(self):
-        import numpy as np
-
         from ParaspinalFatLib.segments import segmentation_from_labels
         from ParaspinalFatLib.volumes import node_from_volume
         from spinequant.phantoms.axial import make_axial_phantom
@@ -292,4 +750,49 @@ class ParaspinalFatTest(ScriptedLoadableModuleTest):
             found = rows[(rows.structure == name) & (rows.side == side)]["value"]
             self.assertEqual(len(found), 1, key)
             self.assertTrue(np.isclose(float(found.iloc[0]), expected, atol=0.5), key)
+        self.delayDisplay("Test passed")
+
+    def test_segment_and_fat_overlay(self):
+        from ParaspinalFatLib.review_nodes import automatic_segmentation
+        from ParaspinalFatLib.volumes import node_from_volume
+        from spinequant.phantoms.axial import make_axial_phantom
+
+        phantom = make_axial_phantom(seed=2, spacing=(2.5, 2.5, 4.0), n_slices=6)
+        imageNode = node_from_volume(phantom.image, "phantom")
+        logic = ParaspinalFatLogic()
+        segmentationNode = logic.segmentMuscles(imageNode, segmenter=lambda image, water, fat: phantom.labels)
+        self.assertEqual(segmentationNode.GetSegmentation().GetNumberOfSegments(), 8)
+        self.assertIsNotNone(automatic_segmentation(segmentationNode))
+        overlay = logic.fatVoxelOverlay(imageNode, segmentationNode, "calibrated")
+        self.assertGreater(overlay.GetSegmentation().GetNumberOfSegments(), 0)
+        self.delayDisplay("Test passed")
+
+    def test_review_loop_resumes(self):
+        import tempfile
+        from pathlib import Path
+
+        from spinequant.imageio import write_volume
+        from spinequant.phantoms.axial import make_axial_phantom
+        from spinequant.tables import read_long_table
+
+        with tempfile.TemporaryDirectory() as folder:
+            phantoms = {}
+            for index in range(3):
+                caseId = f"case{index + 1}"
+                phantoms[caseId] = make_axial_phantom(seed=index, spacing=(2.5, 2.5, 4.0), n_slices=6)
+                (Path(folder) / caseId).mkdir()
+                write_volume(phantoms[caseId].image, str(Path(folder) / caseId / "image.nii.gz"))
+            cohort = str(Path(folder) / "cohort.csv")
+            logic = ParaspinalFatLogic()
+            session = logic.openReview(folder, cohortPath=cohort)
+            for _step in range(2):
+                caseId = session.current_case.case_id
+                nodes = logic.loadReviewCase(session, session.current)
+                segmentation = logic.segmentMuscles(
+                    nodes["volume"], segmenter=lambda image, water, fat, c=caseId: phantoms[c].labels)
+                logic.acceptReviewCase(session, nodes["volume"], segmentation)
+            slicer.mrmlScene.Clear()
+            resumed = ParaspinalFatLogic().openReview(folder)
+            self.assertEqual(resumed.current_case.case_id, "case3")
+            self.assertEqual(sorted(set(read_long_table(cohort)["case_id"])), ["case1", "case2"])
         self.delayDisplay("Test passed")

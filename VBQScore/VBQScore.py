@@ -1,20 +1,21 @@
 # No "from __future__ import annotations" here: @parameterNodeWrapper reads the field annotations at
 # class creation, so they must stay real objects.
 import logging
-from typing import Optional
+import pathlib
+from typing import Annotated, Optional
 
 import numpy as np
 import slicer
 import vtk
 from slicer import (
-    vtkMRMLLabelMapVolumeNode,
     vtkMRMLMarkupsFiducialNode,
     vtkMRMLScalarVolumeNode,
+    vtkMRMLSegmentationNode,
     vtkMRMLTableNode,
 )
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, Default, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -22,6 +23,14 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
+
+# Reasons a user may give to leave a level out of the score ("include" keeps it).
+EXCLUSION_CHOICES = ("include", "fracture", "cement", "lesion")
+VBQ_LEVELS = ("L1", "L2", "L3", "L4")
+LANDMARK_ORDER = ("L1", "L2", "L3", "L4", "L5", "CSF")
+DEFAULT_CUTOFF = 3.0  # Ehresman et al. 2020 (spinequant.vbq.cutoffs preset "ehresman2020")
+ROI_COLORS = {"L1": (0.95, 0.6, 0.2), "L2": (0.95, 0.8, 0.2), "L3": (0.6, 0.85, 0.3), "L4": (0.3, 0.75, 0.85),
+              "L5": (0.6, 0.6, 0.9), "CSF": (0.2, 0.4, 1.0)}
 
 #
 # VBQScore
@@ -40,13 +49,47 @@ class VBQScore(ScriptedLoadableModule):
             "Computes the MRI vertebral bone quality (VBQ) score on a non-contrast T1-weighted sagittal "
             "lumbar image: the median signal intensity of the L1-L4 vertebral bodies divided by the signal "
             "intensity of the cerebrospinal fluid at L3. Higher scores go with lower bone mineral density. "
-            "Vertebrae are found automatically, or from points labelled L1 ... L4 (and optionally CSF) "
-            "placed at the centre of each vertebral body."
+            "\"Detect levels\" places draggable points L1 ... L5 and CSF; levels with a fracture, cement or "
+            "a lesion can be excluded. The review section walks through a folder of cases and appends each "
+            "accepted case to one cohort file."
         )
         self.parent.acknowledgementText = _(
             "The VBQ score was described by Ehresman et al., Spine J 2020. SpineQuant is built on "
             "3D Slicer (https://www.slicer.org)."
         )
+
+
+#
+# Python packages Slicer does not bundle: installed on first use (after asking), never at import.
+#
+
+REQUIREMENTS = (("pandas", "pandas>=2.0"), ("skimage", "scikit-image>=0.22"), ("openpyxl", "openpyxl>=3.1"))
+
+
+def missingRequirements():
+    import importlib.util
+
+    return [requirement for module, requirement in REQUIREMENTS if importlib.util.find_spec(module) is None]
+
+
+def ensureDependencies(requester="VBQScore") -> bool:
+    """Install missing packages after asking the user; True when everything is importable.
+
+    Called by the button handlers before any logic runs (never at import or module construction).
+    """
+    missing = missingRequirements()
+    if not missing:
+        return True
+    packaging = getattr(slicer, "packaging", None)
+    if packaging is not None and hasattr(packaging, "pip_ensure"):  # Slicer >= 5.12 asks the user itself
+        packaging.pip_ensure(missing, requester=requester)
+    else:
+        question = _("SpineQuant needs these Python packages: {packages}. Install them now?").format(
+            packages=", ".join(missing))
+        if not slicer.util.confirmOkCancelDisplay(question, windowTitle=requester):
+            return False
+        slicer.util.pip_install(missing)
+    return not missingRequirements()
 
 
 #
@@ -58,17 +101,39 @@ class VBQScore(ScriptedLoadableModule):
 class VBQScoreParameterNode:
     """
     inputVolume - sagittal T1-weighted lumbar image.
-    levelLandmarks - optional points "L1" ... "L4" (and "CSF"); automatic detection when empty.
+    levelLandmarks - points "L1" ... "L5" and "CSF"; placed by "Detect levels", dragged by the user.
     caseId - identifier written to the case_id column (the volume name when empty).
+    excludeL1 ... excludeL4 - "include", or why the level is left out: fracture, cement, lesion.
+    cutoff - VBQ at or above it is reported as low bone quality.
     outputTable - table receiving the long-format results.
-    outputRois - optional label map receiving the measured regions (for review).
+    outputRois - segmentation receiving the measured regions (one segment per level and CSF).
+    reviewFolder, reviewOutputFolder, cohortFile - the case-by-case review (see ParaspinalFat).
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
     levelLandmarks: vtkMRMLMarkupsFiducialNode
     caseId: str
+    excludeL1: Annotated[str, Choice(list(EXCLUSION_CHOICES)), Default("include")]
+    excludeL2: Annotated[str, Choice(list(EXCLUSION_CHOICES)), Default("include")]
+    excludeL3: Annotated[str, Choice(list(EXCLUSION_CHOICES)), Default("include")]
+    excludeL4: Annotated[str, Choice(list(EXCLUSION_CHOICES)), Default("include")]
+    cutoff: Annotated[float, WithinRange(0.5, 10.0), Default(DEFAULT_CUTOFF)]
     outputTable: vtkMRMLTableNode
-    outputRois: vtkMRMLLabelMapVolumeNode
+    outputRois: vtkMRMLSegmentationNode
+    reviewFolder: pathlib.Path
+    reviewOutputFolder: pathlib.Path
+    cohortFile: pathlib.Path
+
+
+def _pathOrNone(path):
+    """Unset ctkPathLineEdit values arrive as Path('.'); treat them as None."""
+    return None if path is None or str(path).strip() in ("", ".") else str(path)
+
+
+def _runWithProgress(title, work):
+    from ParaspinalFatLib.review_panel import runWithProgress
+
+    return runWithProgress(title, work)
 
 
 #
@@ -83,6 +148,7 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self.reviewSession = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -95,7 +161,13 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.ui.detectButton.connect("clicked(bool)", self.onDetectButton)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.openFolderButton.connect("clicked(bool)", self.onOpenFolderButton)
+        self.ui.previousButton.connect("clicked(bool)", self.onPreviousButton)
+        self.ui.nextButton.connect("clicked(bool)", self.onNextButton)
+        self.ui.acceptButton.connect("clicked(bool)", self.onAcceptButton)
+        self.ui.caseTable.connect("cellDoubleClicked(int,int)", self.onCaseDoubleClicked)
 
         self.initializeParameterNode()
 
@@ -138,23 +210,143 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _checkCanApply(self, caller=None, event=None) -> None:
         parameters = self._parameterNode
         ready = bool(parameters and parameters.inputVolume)
+        self.ui.detectButton.enabled = ready
         self.ui.applyButton.enabled = ready
         self.ui.applyButton.toolTip = _("Compute the VBQ score") if ready else _("Select a sagittal T1 image")
+        reviewing = self.reviewSession is not None
+        self.ui.previousButton.enabled = reviewing
+        self.ui.nextButton.enabled = reviewing
+        self.ui.acceptButton.enabled = reviewing and ready
+
+    def _exclusions(self) -> dict:
+        parameters = self._parameterNode
+        return {level: getattr(parameters, f"exclude{level}") for level in VBQ_LEVELS}
+
+    def onDetectButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to detect the vertebral levels."), waitCursor=True):
+            if not ensureDependencies():
+                return
+            parameters = self._parameterNode
+            markups = _runWithProgress(_("Detecting levels"), lambda progress: self.logic.detectLevels(
+                parameters.inputVolume, parameters.levelLandmarks, progress=progress))
+            if markups is None:
+                return
+            parameters.levelLandmarks = markups
+            slicer.util.setSliceViewerLayers(background=parameters.inputVolume, fit=True)
+            self.ui.resultLabel.text = self.logic.detectionSummary(self.logic.lastResult)
+            self._markMeasured()
 
     def onApplyButton(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to compute the VBQ score."), waitCursor=True):
+            if not ensureDependencies():
+                return
             parameters = self._parameterNode
             if not parameters.outputTable:
-                parameters.outputTable = slicer.mrmlScene.AddNewNodeByClass(
-                    "vtkMRMLTableNode", _("VBQ score"))
-            self.logic.compute(parameters.inputVolume, parameters.outputTable,
-                               landmarksNode=parameters.levelLandmarks, caseId=parameters.caseId,
-                               roiNode=parameters.outputRois)
+                parameters.outputTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", _("VBQ score"))
+            caseId = parameters.caseId
+            if self.reviewSession is not None and not caseId:
+                caseId = self.reviewSession.current_case.case_id
+            outcome = _runWithProgress(_("Computing VBQ"), lambda progress: self.logic.computeVBQ(
+                parameters.inputVolume, parameters.outputTable, landmarksNode=parameters.levelLandmarks,
+                exclusions=self._exclusions(), roiNode=parameters.outputRois, cutoff=parameters.cutoff,
+                caseId=caseId, progress=progress))
+            if outcome is None:
+                return
+            frame, result = outcome
+            if not parameters.outputRois:
+                parameters.outputRois = self.logic.lastRoiNode
+            self.ui.resultLabel.text = self.logic.summary(result)
+            self._markMeasured()
             layoutManager = slicer.app.layoutManager()
             layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView)
             selectionNode = slicer.app.applicationLogic().GetSelectionNode()
             selectionNode.SetActiveTableID(parameters.outputTable.GetID())
             slicer.app.applicationLogic().PropagateTableSelection()
+
+    # --- review loop
+
+    def onOpenFolderButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to open the case folder."), waitCursor=True):
+            if not ensureDependencies():
+                return
+            parameters = self._parameterNode
+            folder = _pathOrNone(parameters.reviewFolder)
+            if folder is None:
+                raise ValueError(_("Choose the folder of cases first."))
+            self.reviewSession = self.logic.openReview(folder, _pathOrNone(parameters.reviewOutputFolder),
+                                                       _pathOrNone(parameters.cohortFile))
+            if self.reviewSession.cohort_path:
+                parameters.cohortFile = pathlib.Path(self.reviewSession.cohort_path)
+            self._loadCase(self.reviewSession.current)
+
+    def onPreviousButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
+            self._loadCase(self.reviewSession.current - 1)
+
+    def onNextButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
+            self._loadCase(self.reviewSession.current + 1)
+
+    def onCaseDoubleClicked(self, row, column) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
+            self._loadCase(row)
+
+    def onAcceptButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to accept the case."), waitCursor=True):
+            if not ensureDependencies():
+                return
+            parameters = self._parameterNode
+            session = self.reviewSession
+            if not session.cohort_path:
+                cohort = _pathOrNone(parameters.cohortFile)
+                if cohort is None:
+                    raise ValueError(_("Choose the cohort file (CSV or XLSX) before accepting."))
+                session.cohort_path = str(pathlib.Path(cohort).resolve())
+                session.save()
+            replace = False
+            if self.logic.caseInCohort(session):
+                question = _("Case {case} is already in the cohort file. Replace its rows? (A backup of the "
+                             "file is kept.)").format(case=session.current_case.case_id)
+                if not slicer.util.confirmYesNoDisplay(question):
+                    return
+                replace = True
+            nextIndex = _runWithProgress(_("Accepting case"), lambda progress: self.logic.acceptReviewCase(
+                session, parameters.inputVolume, parameters.levelLandmarks, exclusions=self._exclusions(),
+                tableNode=parameters.outputTable, roiNode=parameters.outputRois, cutoff=parameters.cutoff,
+                replace=replace, progress=progress))
+            if nextIndex is None:
+                return
+            if session.finished:
+                slicer.util.infoDisplay(_("All cases are reviewed. The cohort is in {path}.").format(
+                    path=session.cohort_path))
+            self._loadCase(nextIndex)
+
+    def _markMeasured(self) -> None:
+        if self.reviewSession is not None:
+            self.reviewSession.mark_measured(self.reviewSession.current_case.case_id)
+            self._showCases()
+
+    def _loadCase(self, index) -> None:
+        session = self.reviewSession
+        nodes = self.logic.loadReviewCase(session, index)
+        parameters = self._parameterNode
+        with slicer.util.NodeModify(parameters.parameterNode):
+            parameters.inputVolume = nodes["volume"]
+            parameters.levelLandmarks = nodes.get("landmarks")
+            parameters.outputRois = None
+            parameters.caseId = session.current_case.case_id
+            for level in VBQ_LEVELS:
+                setattr(parameters, f"exclude{level}", nodes["exclusions"].get(level, "include"))
+        self.ui.resultLabel.text = ""
+        slicer.util.setSliceViewerLayers(background=nodes["volume"], fit=True)
+        self._showCases()
+
+    def _showCases(self) -> None:
+        from ParaspinalFatLib.review_panel import fillCaseTable, reviewStatusText
+
+        fillCaseTable(self.ui.caseTable, self.reviewSession)
+        self.ui.reviewStatusLabel.text = reviewStatusText(self.reviewSession)
+        self._checkCanApply()
 
 
 #
@@ -163,51 +355,282 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
 
 class VBQScoreLogic(ScriptedLoadableModuleLogic):
-    """Scriptable without the GUI; never shows dialogs, raises ValueError on bad input."""
+    """Scriptable without the GUI; never shows dialogs, raises ValueError on bad input.
+
+    Long operations take ``progress(fraction, message)``; when it returns False they stop with
+    spinequant.review.Cancelled.
+    """
+
+    MODULE_NAME = "VBQScore"
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
+        self.lastResult = None
+        self.lastRoiNode = None
 
     def getParameterNode(self):
         return VBQScoreParameterNode(super().getParameterNode())
 
-    def compute(self, volumeNode, tableNode=None, landmarksNode=None, caseId="", exclude=(), roiNode=None):
+    # --- detect levels
+
+    def detectLevels(self, volumeNode, markupsNode=None, progress=None):
+        """Find L1-L5 and the CSF automatically and put them as draggable points into markupsNode
+        (created if None; its points are replaced). The detected positions are remembered on the node
+        so accepting a case can report how far the user moved them. Returns the markups node."""
+        if volumeNode is None:
+            raise ValueError(_("Select the sagittal T1 image."))
+        from ParaspinalFatLib.review_nodes import case_of, remember_automatic_points, set_markups_points, tag_case_node
+        from ParaspinalFatLib.volumes import volume_from_node
+        from spinequant.review import checked_progress
+        from spinequant.vbq import measure_vbq
+
+        report = checked_progress(progress)
+        report(0.0, _("Reading the image"))
+        image = volume_from_node(volumeNode)
+        report(0.1, _("Finding the vertebral bodies and the CSF"))
+        result = measure_vbq(image)
+        self.lastResult = result
+        points = {name: result.landmarks_lps[name] for name in LANDMARK_ORDER if name in result.landmarks_lps}
+        report(0.9, _("Placing the points"))
+        if markupsNode is None:
+            markupsNode = volumeNode.GetScene().AddNewNodeByClass("vtkMRMLMarkupsFiducialNode",
+                                                                  f"{volumeNode.GetName()} levels")
+        set_markups_points(markupsNode, points, LANDMARK_ORDER)
+        remember_automatic_points(markupsNode, points)
+        tag_case_node(markupsNode, case_of(volumeNode))
+        report(1.0, _("Done"))
+        return markupsNode
+
+    # --- compute
+
+    @staticmethod
+    def _exclude(exclusions):
+        """{level: reason} of the excluded levels from {level: "include" | reason} or a list of levels."""
+        if not exclusions:
+            return {}
+        if isinstance(exclusions, dict):
+            return {k.upper(): v for k, v in exclusions.items() if v and v != "include"}
+        return {str(level).upper(): "excluded" for level in exclusions}
+
+    def computeVBQ(self, volumeNode, tableNode=None, landmarksNode=None, exclusions=None, roiNode=None,
+                   cutoff=None, caseId="", progress=None):
         """VBQ score of a sagittal T1 volume; writes the long table into tableNode (created if None).
 
-        landmarksNode: optional markups with points labelled L1 ... L4 (and CSF); detection otherwise.
-        exclude: levels to leave out (e.g. fractured or instrumented vertebrae).
-        roiNode: optional labelmap volume node that receives the measured regions.
-        Returns the long pandas DataFrame that was written.
+        landmarksNode: markups with points L1 ... L5 (and CSF); automatic detection when None or empty.
+        exclusions: {level: "include" | "fracture" | "cement" | "lesion" | other reason}.
+        roiNode: segmentation (one segment per measured region) or label map volume receiving the ROIs;
+        a segmentation is created when None. cutoff: number, or None for the Ehresman 2020 cut-off.
+        Returns (long DataFrame, spinequant.vbq.VBQResult).
         """
         if volumeNode is None:
             raise ValueError(_("Select the sagittal T1 image."))
         # Imported here so loading the module (and Slicer startup) never depends on the core.
         from ParaspinalFatLib.landmarks import landmarks_lps
+        from ParaspinalFatLib.review_nodes import case_of, segmentation_from_label_array, tag_case_node
         from ParaspinalFatLib.tables import long_table_to_node
         from ParaspinalFatLib.volumes import update_node_from_volume, volume_from_node
+        from spinequant.review import checked_progress
         from spinequant.tables import long_table
         from spinequant.vbq import measure_vbq
+        from spinequant.vbq.pipeline import ROI_LABELS
         from spinequant.vbq.report import result_rows
 
+        report = checked_progress(progress)
+        report(0.0, _("Reading the image"))
         image = volume_from_node(volumeNode)
         landmarks = None
         if landmarksNode is not None and landmarksNode.GetNumberOfControlPoints() > 0:
             landmarks = {name: np.asarray(point, dtype=float)
                          for name, point in landmarks_lps(landmarksNode).items()}
+        excluded = self._exclude(exclusions)
+        if cutoff is not None and abs(float(cutoff) - DEFAULT_CUTOFF) < 1e-9:
+            cutoff = None  # the published preset, with its reference
         case = caseId or volumeNode.GetName()
         logging.info("VBQScore: computing %s (%s)", case, "landmarks" if landmarks else "automatic detection")
-        result = measure_vbq(image, landmarks=landmarks, exclude=tuple(exclude))
+        report(0.1, _("Measuring the vertebral bodies and the CSF"))
+        result = measure_vbq(image, landmarks=landmarks, exclude=tuple(excluded), cutoff=cutoff)
+        for level, reason in excluded.items():
+            result.excluded[level] = f"user: {reason}"
+        self.lastResult = result
+        report(0.8, _("Writing the results"))
         frame = long_table(result_rows(result, case))
         if tableNode is None:
             tableNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "VBQ score")
         long_table_to_node(frame, tableNode)
-        if roiNode is not None:
-            update_node_from_volume(roiNode, image.with_array(np.asarray(result.roi_labels, dtype=np.int16)))
+        tableNode.SetAttribute("SpineQuant.case_id", case)
+        tag_case_node(tableNode, case_of(volumeNode))
+        labels = np.asarray(result.roi_labels, dtype=np.int16)
+        if roiNode is not None and roiNode.IsA("vtkMRMLLabelMapVolumeNode"):
+            update_node_from_volume(roiNode, image.with_array(labels))
             if roiNode.GetDisplayNode() is None:
                 roiNode.CreateDefaultDisplayNodes()
+        else:
+            segments = {value: (_("{level} region").format(level=name) if name != "CSF" else _("CSF region"),
+                                ROI_COLORS.get(name, (0.8, 0.8, 0.8)))
+                        for name, value in ROI_LABELS.items()}
+            roiNode = segmentation_from_label_array(labels, volumeNode, segments, node=roiNode,
+                                                    name=f"{volumeNode.GetName()} VBQ regions")
+        self.lastRoiNode = tag_case_node(roiNode, case_of(volumeNode))
         for warning in result.warnings:
             logging.warning("VBQScore %s: %s", case, warning)
+        report(1.0, _("Done"))
+        return frame, result
+
+    def compute(self, volumeNode, tableNode=None, landmarksNode=None, caseId="", exclude=(), roiNode=None):
+        """computeVBQ returning only the DataFrame (scripting shortcut); exclude: levels to leave out."""
+        frame, _result = self.computeVBQ(volumeNode, tableNode, landmarksNode, exclusions=list(exclude),
+                                         roiNode=roiNode, caseId=caseId)
         return frame
+
+    @staticmethod
+    def summary(result) -> str:
+        """The result in plain words: score, category against the cut-off, exclusions, CSF fallback and
+        any warning (e.g. an image that is not T1-weighted)."""
+        lines = [_("VBQ score {vbq:.2f} (median marrow signal {marrow:.1f} of {levels} / CSF signal {csf:.1f} "
+                   "at {csfLevel}).").format(vbq=result.vbq, marrow=result.numerator,
+                                             levels=", ".join(result.levels_used), csf=result.csf_signal,
+                                             csfLevel=result.csf_level)]
+        relation = _("at or above") if result.vbq >= result.cutoff.value else _("below")
+        lines.append(_("This is {relation} the cut-off {cutoff:.2f} ({reference}): {category}.").format(
+            relation=relation, cutoff=result.cutoff.value, reference=result.cutoff.reference,
+            category=result.category))
+        for level, reason in sorted(result.excluded.items()):
+            if level in VBQ_LEVELS:
+                lines.append(_("{level} left out: {reason}.").format(level=level, reason=reason))
+        if result.csf_level != "L3":
+            lines.append(_("The CSF could not be measured at L3; it was measured at {level} instead.").format(
+                level=result.csf_level))
+        for note in result.csf_notes:
+            lines.append(_("CSF: {note}.").format(note=note))
+        for warning in result.warnings:
+            lines.append(_("Warning: {warning}.").format(warning=warning))
+        return "\n".join(lines)
+
+    @staticmethod
+    def detectionSummary(result) -> str:
+        if result is None:
+            return ""
+        found = [name for name in LANDMARK_ORDER if name in result.landmarks_lps]
+        text = _("Placed {points}. Drag a point to correct it, then Compute VBQ.").format(points=", ".join(found))
+        for warning in result.warnings:
+            text += "\n" + _("Warning: {warning}.").format(warning=warning)
+        return text
+
+    # --- review loop
+
+    def openReview(self, folder, outputFolder=None, cohortPath=None):
+        """Start or resume the review of a folder of cases (spinequant.review.ReviewSession)."""
+        from spinequant.review import ReviewSession
+
+        return ReviewSession.open(folder, self.MODULE_NAME, outputFolder, cohortPath)
+
+    def loadReviewCase(self, session, index, scene=None):
+        """Clear the previous case and load case ``index``: the image, and landmarks (the accepted ones
+        when the case was reviewed, else a .mrk.json or landmarks JSON of the case folder).
+        Returns {"volume", "landmarks", "exclusions": {level: reason}}."""
+        from ParaspinalFatLib.review_nodes import (
+            clear_case_nodes,
+            load_markups,
+            load_volume,
+            remember_automatic_points,
+            set_markups_points,
+            tag_case_node,
+        )
+        from spinequant.review import read_review_log
+
+        scene = scene or slicer.mrmlScene
+        clear_case_nodes(scene)
+        case = session.go_to(index)
+        caseId = case.case_id
+        if "image" not in case.files:
+            raise ValueError(_("Case {case} has no image.").format(case=caseId))
+        nodes = {"volume": load_volume(case.files["image"], caseId, "sagittal", scene=scene), "landmarks": None,
+                 "exclusions": {}}
+        accepted = session.output_path(caseId, "landmarks")
+        given = case.files.get("landmarks")
+        if accepted.exists():
+            nodes["landmarks"] = load_markups(str(accepted), f"{caseId} levels", scene=scene)
+            automatic = session.output_path(caseId, "automatic_landmarks")
+            if automatic.exists():
+                from ParaspinalFatLib.landmarks import landmarks_lps
+
+                original = load_markups(str(automatic), "automatic", scene=scene)
+                remember_automatic_points(nodes["landmarks"], landmarks_lps(original))
+                scene.RemoveNode(original)
+        elif given and given.endswith(".mrk.json"):
+            nodes["landmarks"] = load_markups(given, f"{caseId} levels", scene=scene)
+        elif given:
+            from spinequant.vbq.landmarks import read_landmarks
+
+            nodes["landmarks"] = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", f"{caseId} levels")
+            set_markups_points(nodes["landmarks"], read_landmarks(given), LANDMARK_ORDER)
+        if session.review_log_path.exists():  # exclusions chosen when the case was accepted
+            log = read_review_log(session.review_log_path)
+            rows = log[(log["case_id"] == caseId) & (log["module"] == self.MODULE_NAME) & (log["metric"] == "excluded")]
+            nodes["exclusions"] = {row.level: str(row.unit).replace("user: ", "") for row in rows.itertuples()
+                                   if str(row.unit).startswith("user: ")}
+        for key in ("volume", "landmarks"):
+            tag_case_node(nodes[key], caseId)
+        return nodes
+
+    def noteMeasured(self, session, caseId=None):
+        session.mark_measured(caseId or session.current_case.case_id)
+
+    def caseInCohort(self, session, caseId=None) -> bool:
+        """True when the cohort file already holds rows of the case (the GUI then asks to replace)."""
+        from spinequant.errors import CohortError
+
+        try:
+            session.check_can_accept(caseId or session.current_case.case_id)
+        except CohortError:
+            return bool(session.cohort_path)
+        return False
+
+    def acceptReviewCase(self, session, volumeNode, landmarksNode=None, exclusions=None, tableNode=None,
+                         roiNode=None, cutoff=None, replace=False, progress=None):
+        """Accept the current case: compute the VBQ from the current (possibly dragged) landmarks, save the
+        landmarks (.mrk.json, with the detected ones beside them) and the regions (.seg.nrrd), append the
+        rows to the cohort, log how far each landmark was moved and which levels were excluded, mark the
+        case reviewed. Existing files are backed up first. Returns the index of the next case to review."""
+        from ParaspinalFatLib.landmarks import landmarks_lps
+        from ParaspinalFatLib.review_nodes import automatic_points, save_node, set_markups_points
+        from spinequant.review import annotate_cohort_rows, checked_progress, landmark_changes, was_corrected
+        from spinequant.tables import write_table_atomic
+
+        report = checked_progress(progress)
+        caseId = session.current_case.case_id
+        session.check_can_accept(caseId, replace)  # before anything is written
+
+        def computing(fraction, message):
+            report(0.7 * fraction, message)
+
+        frame, result = self.computeVBQ(volumeNode, tableNode, landmarksNode, exclusions, roiNode, cutoff, caseId,
+                                        progress=computing)
+        report(0.75, _("Saving the landmarks and regions"))
+        outputs = {"rois": save_node(self.lastRoiNode, session.prepare_output(caseId, "rois"))}
+        reviewRows, corrected = [], None
+        if landmarksNode is not None and landmarksNode.GetNumberOfControlPoints() > 0:
+            outputs["landmarks"] = save_node(landmarksNode, session.prepare_output(caseId, "landmarks"))
+            detected = automatic_points(landmarksNode)
+            if detected is not None:
+                scene = landmarksNode.GetScene()
+                original = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", f"{caseId} detected levels")
+                set_markups_points(original, detected, LANDMARK_ORDER)
+                outputs["automatic_landmarks"] = save_node(
+                    original, session.prepare_output(caseId, "automatic_landmarks"))
+                scene.RemoveNode(original)
+                reviewRows = landmark_changes(detected, landmarks_lps(landmarksNode))
+                corrected = was_corrected(reviewRows)
+        userExcluded = {level: reason for level, reason in result.excluded.items() if reason.startswith("user: ")}
+        reviewRows += landmark_changes({}, {}, userExcluded)
+        rows = annotate_cohort_rows(frame, reviewRows, corrected)
+        measurements = session.prepare_output(caseId, "measurements")
+        write_table_atomic(rows, str(measurements))
+        outputs["measurements"] = str(measurements)
+        report(0.9, _("Adding the case to the cohort"))
+        nextIndex = session.accept(caseId, rows, reviewRows, corrected, outputs, replace)
+        report(1.0, _("Done"))
+        return nextIndex
 
 
 #
@@ -216,7 +639,7 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
 
 
 class VBQScoreTest(ScriptedLoadableModuleTest):
-    """Runs inside Slicer; builds a sagittal phantom in memory (no downloads)."""
+    """Runs inside Slicer; builds sagittal phantoms in memory (no downloads)."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
@@ -224,6 +647,8 @@ class VBQScoreTest(ScriptedLoadableModuleTest):
     def runTest(self):
         self.setUp()
         self.test_vbq_phantom()
+        self.setUp()
+        self.test_detect_exclude_and_review()
 
     def test_vbq_phantom(self):
         self.delayDisplay("Building a sagittal phantom")
@@ -237,6 +662,38 @@ class VBQScoreTest(ScriptedLoadableModuleTest):
         self.assertEqual(len(score), 1)
         self.assertAlmostEqual(float(score.iloc[0]), PHANTOM_BODY_SIGNAL / PHANTOM_CSF_SIGNAL, places=3)
         self.assertGreater(int(slicer.util.arrayFromVolume(roiNode).max()), 0)
+        self.delayDisplay("Test passed")
+
+    def test_detect_exclude_and_review(self):
+        import tempfile
+        from pathlib import Path
+
+        from ParaspinalFatLib.volumes import node_from_volume
+        from spinequant.imageio import write_volume
+        from spinequant.phantoms.sagittal import make_sagittal_phantom as make_phantom
+        from spinequant.tables import read_long_table
+
+        phantom = make_phantom(seed=1)
+        volumeNode = node_from_volume(phantom.volume, "sagittal")
+        logic = VBQScoreLogic()
+        markups = logic.detectLevels(volumeNode)
+        self.assertEqual([markups.GetNthControlPointLabel(i) for i in range(markups.GetNumberOfControlPoints())],
+                         list(LANDMARK_ORDER))
+        frame, result = logic.computeVBQ(volumeNode, landmarksNode=markups, exclusions={"L2": "fracture"})
+        self.assertNotIn("L2", result.levels_used)
+        self.assertIn("fracture", logic.summary(result))
+
+        with tempfile.TemporaryDirectory() as folder:
+            for index in range(2):
+                (Path(folder) / f"case{index + 1}").mkdir()
+                write_volume(make_phantom(seed=index).volume, str(Path(folder) / f"case{index + 1}" / "image.nii.gz"))
+            session = logic.openReview(folder, cohortPath=str(Path(folder) / "cohort.csv"))
+            nodes = logic.loadReviewCase(session, 0)
+            markups = logic.detectLevels(nodes["volume"])
+            logic.acceptReviewCase(session, nodes["volume"], markups)
+            resumed = VBQScoreLogic().openReview(folder)
+            self.assertEqual(resumed.current_case.case_id, "case2")
+            self.assertEqual(set(read_long_table(resumed.cohort_path)["case_id"]), {"case1"})
         self.delayDisplay("Test passed")
 
 
