@@ -2,8 +2,10 @@
 
 S1 is recognised by the lumbosacral junction: the step from L5 to S1 turns sharply posterior
 (lumbosacral angle) and is shorter than the lumbar spacing because S1 is tilted and its disc wedge-
-shaped. When no such step exists the sacrum is taken as out of view (or not found): the lowest body is
-called L5 and the labelling is marked low-confidence for a human to confirm.
+shaped. Either the chain already holds that step, or S1 was found by its own search below the chain
+(sacrum.py), which also drops pelvic look-alike bodies below L5. When neither sees S1 the sacrum is taken
+as out of view (or not found): the lowest body is called L5 and the labelling is marked low-confidence
+for a human to confirm.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 import numpy as np
+
+from .sacrum import Sacrum
 
 LEVEL_NAMES_UP_FROM_S1 = ("S1", "L5", "L4", "L3", "L2", "L1", "T12", "T11", "T10", "T9", "T8", "T7")
 LUMBAR = ("L1", "L2", "L3", "L4", "L5")
@@ -44,15 +48,22 @@ def find_s1(centres: List[Tuple[int, int]]) -> int | None:
     return None
 
 
-def name_levels(centres: List[Tuple[int, int]]) -> LevelLabels:
-    """Name a superior-first chain of body centres; the sacrum anchors the count."""
+def name_levels(centres: List[Tuple[int, int]], sacrum: Sacrum | None = None) -> LevelLabels:
+    """Name a superior-first chain of body centres; the sacrum (in the chain or searched below it)
+    anchors the count."""
     s1 = find_s1(centres)
     notes: List[str] = []
+    if s1 is None and sacrum is not None:
+        centres = list(centres[: sacrum.l5_index + 1]) + [tuple(sacrum.s1)]
+        s1 = len(centres) - 1
+        if sacrum.dropped_tail:
+            notes.append(f"{sacrum.dropped_tail} body-like block(s) below L5 left out (not in line with the "
+                         "lumbosacral junction)")
     if s1 is not None:
         anchor, anchor_rank = s1, 0
         kept = centres[: s1 + 1]
         confidence = 0.9 if s1 >= 5 else 0.7
-        notes.append("sacrum identified by the lumbosacral step; levels counted up from S1")
+        notes.insert(0, "sacrum identified by the lumbosacral step; levels counted up from S1")
     else:
         anchor, anchor_rank = len(centres) - 1, 1
         kept = centres

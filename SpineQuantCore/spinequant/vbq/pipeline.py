@@ -14,6 +14,7 @@ from .detect import Chain, find_body_chain
 from .levels import LUMBAR, name_levels
 from .midsagittal import find_midsagittal_slice
 from .rois import BodyRegion, body_region, csf_roi, find_canal, peak_centred_mean
+from .sacrum import find_sacrum
 from .view import SagittalView
 
 VBQ_LEVELS = ("L1", "L2", "L3", "L4")
@@ -119,7 +120,7 @@ def measure_vbq(volume: Volume, landmarks: Dict[str, np.ndarray] | None = None,
     csf_centre: Tuple[int, int] | None = None
     if landmarks is None:
         k_mid, chain, prominence = detect_chain(view)
-        labels = name_levels(chain.centres)
+        labels = name_levels(chain.centres, find_sacrum(view.slice_image(k_mid), chain.centres))
         centres = dict(labels.centres)
         confidence, sacrum_found, source = labels.confidence, labels.sacrum_found, "detected"
         notes += labels.notes
