@@ -309,3 +309,151 @@ def test_core_never_imports_slicer_vtk_or_qt(path):
             imported.add(literal_text(node.args[0]).split(".")[0])
     leaked = imported & FORBIDDEN_IN_CORE
     assert not leaked, f"{path.relative_to(REPO_ROOT)} imports {sorted(leaked)}; the core must stay pure"
+
+
+# --- panels of issue #5: buttons, dependencies, progress, choices ---------------------------------------
+
+def widget_methods(module: str) -> Dict[str, ast.FunctionDef]:
+    widget = classes(parse(REPO_ROOT / module / f"{module}.py"))[f"{module}Widget"]
+    return {n.name: n for n in widget.body if isinstance(n, ast.FunctionDef)}
+
+
+def calls_in(node: ast.AST) -> List[ast.Call]:
+    return sorted((n for n in ast.walk(node) if isinstance(n, ast.Call)), key=lambda c: (c.lineno, c.col_offset))
+
+
+def attribute_chain(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+@pytest.mark.parametrize("module", GUI_MODULES)
+def test_every_ui_button_is_connected_and_guarded(module):
+    root = ElementTree.parse(REPO_ROOT / module / "Resources" / "UI" / f"{module}.ui").getroot()
+    buttons = [w.get("name") for w in root.iter("widget") if w.get("class") == "QPushButton"]
+    source = (REPO_ROOT / module / f"{module}.py").read_text()
+    for name in buttons:
+        match = re.search(rf"self\.ui\.{name}\.connect\(\"clicked\(bool\)\", self\.(\w+)\)", source)
+        assert match, f"{module}: button {name} is not connected"
+        handler = widget_methods(module)[match.group(1)]
+        assert any(call_name(c) == "tryWithErrorDisplay" for c in calls_in(handler)), \
+            f"{module}.{handler.name} does not show errors with tryWithErrorDisplay"
+
+
+HEAVY_LOGIC_CALLS = {"segmentMuscles", "quantify", "acceptReviewCase", "openReview", "detectLevels", "computeVBQ"}
+
+
+@pytest.mark.parametrize("module", GUI_MODULES)
+def test_handlers_ensure_dependencies_before_logic(module):
+    """Packages Slicer lacks are installed on first use, in the click handler, before the logic runs."""
+    checked = 0
+    for method in widget_methods(module).values():
+        calls = calls_in(method)
+        logic_calls = [c for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr in HEAVY_LOGIC_CALLS
+                       and attribute_chain(c.func).startswith("self.logic.")]
+        if not logic_calls:
+            continue
+        ensure = [c for c in calls if call_name(c) == "ensureDependencies"]
+        assert ensure, f"{module}.{method.name} runs the logic without ensureDependencies()"
+        assert ensure[0].lineno < logic_calls[0].lineno, f"{module}.{method.name}: ensureDependencies comes late"
+        checked += 1
+    assert checked >= 3
+
+
+@pytest.mark.parametrize("module", GUI_MODULES)
+def test_ensure_dependencies_asks_and_uses_pip_ensure_or_pip_install(module):
+    tree = parse(REPO_ROOT / module / f"{module}.py")
+    function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "ensureDependencies")
+    names = [call_name(c) for c in calls_in(function)]
+    assert "pip_ensure" in names and "pip_install" in names
+    assert names.index("confirmOkCancelDisplay") < names.index("pip_install"), "ask before pip_install"
+
+
+@pytest.mark.parametrize("module", GUI_MODULES)
+def test_long_operations_run_under_the_progress_dialog(module):
+    for method in widget_methods(module).values():
+        for call in calls_in(method):
+            if call_name(call) in {"segmentMuscles", "quantify", "acceptReviewCase", "detectLevels", "computeVBQ"}:
+                wrapped = [c for c in calls_in(method) if call_name(c) == "_runWithProgress"]
+                assert wrapped, f"{module}.{method.name} calls {call_name(call)} without the progress dialog"
+    panel = (REPO_ROOT / "ParaspinalFat" / "ParaspinalFatLib" / "review_panel.py").read_text()
+    assert "createProgressDialog" in panel and "wasCanceled" in panel
+
+
+@pytest.mark.parametrize("module", GUI_MODULES)
+def test_widget_errors_are_translatable(module):
+    """User-facing messages raised by the widget go through _()."""
+    for method in widget_methods(module).values():
+        for node in ast.walk(method):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                message = node.exc.args[0]
+                assert isinstance(message, ast.Call) and call_name(message) in {"_", "format"}, \
+                    f"{module}.{method.name}: untranslated message"
+
+
+def choice_values(module: str) -> Dict[str, List[str]]:
+    """{field: Choice([...]) values} of the parameter wrapper, resolved through module-level tuples."""
+    tree = parse(REPO_ROOT / module / f"{module}.py")
+    constants = {t.id: ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, (ast.Tuple, ast.List))
+                 and all(isinstance(e, ast.Constant) for e in n.value.elts)}
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and any(getattr(d, "id", "") == "parameterNodeWrapper"
+                                                  for d in node.decorator_list):
+            for item in node.body:
+                if not isinstance(item, ast.AnnAssign):
+                    continue
+                for call in (c for c in ast.walk(item.annotation) if isinstance(c, ast.Call)):
+                    if call_name(call) == "Choice":
+                        argument = call.args[0]
+                        if isinstance(argument, ast.Call) and argument.args:  # list(CONSTANT)
+                            argument = argument.args[0]
+                        values = constants[argument.id] if isinstance(argument, ast.Name) else \
+                            ast.literal_eval(argument)
+                        found[item.target.id] = list(values)
+    return found
+
+
+@pytest.mark.parametrize("module", GUI_MODULES)
+def test_choice_fields_match_combo_items(module):
+    choices = choice_values(module)
+    assert choices, f"{module} has no Choice field"
+    root = ElementTree.parse(REPO_ROOT / module / "Resources" / "UI" / f"{module}.ui").getroot()
+    for widget in root.iter("widget"):
+        bound = [p.findtext("string") for p in widget.findall("property") if p.get("name") == "SlicerParameterName"]
+        if bound and bound[0] in choices:
+            assert widget.get("class") == "QComboBox"
+            items = [item.find("property/string").text for item in widget.findall("item")]
+            assert items == choices[bound[0]], bound[0]
+
+
+def test_vbq_panel_has_an_exclusion_per_level():
+    choices = choice_values("VBQScore")
+    for level in ("L1", "L2", "L3", "L4"):
+        assert choices[f"exclude{level}"] == ["include", "fracture", "cement", "lesion"]
+
+
+def test_edit_button_opens_the_segment_editor():
+    method = widget_methods("ParaspinalFat")["onEditButton"]
+    source = ast.unparse(method)
+    assert "selectModule('SegmentEditor')" in source
+    assert "setSegmentationNode" in source and "setSourceVolumeNode" in source
+
+
+@pytest.mark.parametrize("module", GUI_MODULES)
+def test_review_buttons_and_path_fields_present(module):
+    root = ElementTree.parse(REPO_ROOT / module / "Resources" / "UI" / f"{module}.ui").getroot()
+    widgets = {w.get("name"): w.get("class") for w in root.iter("widget")}
+    for name in ("openFolderButton", "previousButton", "nextButton", "acceptButton"):
+        assert widgets.get(name) == "QPushButton", name
+    assert widgets.get("caseTable") == "QTableWidget"
+    fields = wrapper_fields(parse(REPO_ROOT / module / f"{module}.py"))
+    assert {"reviewFolder", "reviewOutputFolder", "cohortFile"} <= fields
+    paths = {w.get("name") for w in root.iter("widget") if w.get("class") == "ctkPathLineEdit"}
+    assert len(paths) == 3
