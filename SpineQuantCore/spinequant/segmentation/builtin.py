@@ -6,12 +6,16 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import numpy as np
+from scipy import ndimage
 
 from ..labels import LABEL_OF
 from . import body as body_module
 from . import compartment, landmarks, midline, psoas, split, tissue
 
 SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
+SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
+FATTY_LEAN_SHARE = 0.85
+FRAGMENT_REACH_MM = 20.0  # lean islands of a fatty multifidus lie within ~2 cm of its lean part
 
 
 @dataclass
@@ -78,10 +82,35 @@ def split_compartments(labels: np.ndarray, compartments, anatomy: Anatomy, spaci
 def _label_side(out, lean, body, maps, k, mid, lamina_row, side, name, spacing) -> None:
     if not np.isfinite(lamina_row):
         return
-    region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0])
+    region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     mask = compartment.compartment_slice(lean, body, mid, lamina_row, side, spacing)
     multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, lamina_row, spacing)
+    multifidus, erector = _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamina_row, spacing)
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
     psoas_mask = psoas.psoas_slice(lean, body, mid, lamina_row, side, spacing, taken=out > 0)
     out[psoas_mask] = LABEL_OF[f"psoas_{name}"]
+
+
+def _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamina_row, spacing):
+    """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
+    pixel = spacing[0]
+    inside = ndimage.distance_transform_edt(body, sampling=(spacing[1], spacing[0])) > SKIN_MARGIN_MM
+    allowed = (
+        region & inside & ~maps.dark[k]
+        & compartment.behind_lamina(body.shape, lamina_row, spacing[1])
+        & compartment.outside_vertebral_arch(lateral_mm, body.shape, lamina_row, spacing[1])
+    )
+    rows = np.arange(body.shape[0])[:, None]
+    behind = np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], body.shape)
+    anchor = multifidus | split.seeds(allowed & behind, lateral_mm, lamina_row, spacing)[0]
+    near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
+    raw_lean = maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION
+    fragments = compartment.lean_fragments(raw_lean, allowed & behind & near & ~erector, spacing[0] * spacing[1])
+    recovered = multifidus | compartment.reachable_fragments(fragments, anchor, pixel)
+    envelope = compartment.fatty_envelope(recovered, allowed & behind & ~erector)
+    # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced
+    if multifidus.sum() < FATTY_LEAN_SHARE * envelope.sum():
+        multifidus = envelope
+    erector = erector & ~multifidus
+    return multifidus, erector

@@ -34,6 +34,8 @@ MEDIAL_KEEP_MM = 30.0
 TAIL_THICKNESS_SHARE = 0.3
 MIDLINE_GAP_MM = 3.0  # half a spinous process
 ANTERIOR_REACH_MM = 10.0  # transverse processes lie ~1 cm in front of the laminar surface
+MIN_FRAGMENT_MM2 = 4.0
+FRAGMENT_GAP_MM = 10.0  # marbling fat patches are up to ~1 cm across
 
 
 def fat_planes(fat_fraction: np.ndarray, spacing: Tuple[float, float, float]) -> np.ndarray:
@@ -135,9 +137,37 @@ def compartment_slice(
     return mask
 
 
-def with_fatty_envelope(mask: np.ndarray, region: np.ndarray, outside_fat: np.ndarray) -> np.ndarray:
-    """Add the convex envelope of the compartment except subcutaneous fat (fatty muscle stays in)."""
-    if not mask.any():
+def lean_fragments(lean_raw: np.ndarray, allowed: np.ndarray, pixel_area: float) -> np.ndarray:
+    """Lean islands (any size above noise) inside the allowed region: what is left of a fatty muscle."""
+    candidate = lean_raw & allowed
+    labelled, count = ndimage.label(candidate)
+    if count == 0:
+        return candidate
+    sizes = ndimage.sum_labels(candidate, labelled, np.arange(1, count + 1)) * pixel_area
+    return np.isin(labelled, 1 + np.nonzero(sizes >= MIN_FRAGMENT_MM2)[0])
+
+
+def reachable_fragments(fragments: np.ndarray, anchor: np.ndarray, pixel: float) -> np.ndarray:
+    """Fragments linked to the anchor by chains of gaps narrower than FRAGMENT_GAP_MM.
+
+    Severe fatty infiltration breaks a muscle into lean islands in a fat background; the islands
+    still lie close together inside the fascia, while the subcutaneous fat holds none.
+    """
+    if not fragments.any() or not anchor.any():
+        return np.zeros_like(fragments)
+    linked = ndimage.binary_dilation(fragments, _disk_px(0.5 * FRAGMENT_GAP_MM, pixel)) | anchor
+    labelled, _ = ndimage.label(linked)
+    keep = np.unique(labelled[anchor & linked])
+    return fragments & np.isin(labelled, keep[keep > 0])
+
+
+def fatty_envelope(mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Convex envelope of a muscle within the allowed region: fat patches and fatty borders come back.
+
+    Muscles in axial section are near-convex (Gray's Anatomy, lumbar cross-sections); infiltrating
+    fat replaces muscle inside the fascia without changing that outline, so shape, not intensity,
+    decides.
+    """
+    if mask.sum() < 3:
         return mask
-    hull = convex_hull_image(mask)
-    return mask | (hull & region & ~outside_fat)
+    return mask | (convex_hull_image(mask) & allowed)
