@@ -632,6 +632,12 @@ class ParaspinalFatLogic(ScriptedLoadableModuleLogic):
         landmarksFile = str(landmarks) if landmarks.exists() else files.get("landmarks")
         if landmarksFile and landmarksFile.endswith(".mrk.json"):
             nodes["landmarks"] = load_markups(landmarksFile, f"{caseId} levels", scene=scene)
+        elif landmarksFile:  # SpineQuant landmark JSON {"L3": [x, y, z], ...} (LPS, or RAS if it says so)
+            from ParaspinalFatLib.review_nodes import set_markups_points
+            from spinequant.vbq.landmarks import read_landmarks
+
+            nodes["landmarks"] = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", f"{caseId} levels")
+            set_markups_points(nodes["landmarks"], read_landmarks(landmarksFile))
         if "vertebrae" in files:
             from ParaspinalFatLib.review_nodes import segmentation_from_label_array
             from ParaspinalFatLib.volumes import volume_from_node

@@ -449,3 +449,23 @@ def test_review_of_the_shared_sagittal_folder(mrml_scene, vbqscore, tmp_path):
     resumed = vbqscore.VBQScoreLogic().openReview(folder, outputFolder=tmp_path / "review")
     assert resumed.current_case.case_id == "VB1_10_DzZ_T1"
     assert set(read_long_table(str(tmp_path / "cohort.csv"))["case_id"]) == {"VB1_06_AKs6"}
+
+
+def test_axial_case_landmarks_json_gives_levels(mrml_scene, paraspinal, tmp_path):
+    from spinequant.vbq.landmarks import write_landmarks
+
+    phantom = make_axial_phantom(seed=5, spacing=(2.5, 2.5, 4.0), n_slices=12, first_level="L3")
+    folder = tmp_path / "cases" / "a1"
+    folder.mkdir(parents=True)
+    write_volume(phantom.image, str(folder / "image.nii.gz"))
+    points = {level: (phantom.image.ijk_to_lps() @ np.array([0.0, 0.0, float(np.mean(slices)), 1.0]))[:3]
+              for level, slices in phantom.level_slices.items()}
+    write_landmarks(points, str(folder / "landmarks.json"))
+    logic = paraspinal.ParaspinalFatLogic()
+    session = logic.openReview(tmp_path / "cases")
+    assert set(session.current_case.files) == {"image", "landmarks"}
+    nodes = logic.loadReviewCase(session, 0)
+    assert nodes["landmarks"].GetNumberOfControlPoints() == len(points)
+    segmentation = logic.segmentMuscles(nodes["volume"], segmenter=lambda image, water, fat: phantom.labels)
+    frame = logic.quantify(nodes["volume"], segmentation, levels=nodes["landmarks"])
+    assert set(phantom.level_slices) <= set(frame["level"])
