@@ -43,7 +43,8 @@ def case_of(node) -> str:
 
 
 def clear_case_nodes(scene=None, keep: Iterable = ()) -> int:
-    """Remove every node a review case put in the scene (volumes, segmentations, markups, tables)."""
+    """Remove every node a review case put in the scene (volumes, segmentations, markups, tables),
+    with their display and storage nodes; returns how many data nodes were removed."""
     scene = scene or slicer.mrmlScene
     keep_ids = {n.GetID() for n in keep if n is not None}
     doomed = []
@@ -51,8 +52,15 @@ def clear_case_nodes(scene=None, keep: Iterable = ()) -> int:
         node = scene.GetNthNode(index)
         if node.GetAttribute(CASE_ATTRIBUTE) and node.GetID() not in keep_ids and not node.IsA("vtkMRMLDisplayNode"):
             doomed.append(node)
+    helpers = []
     for node in doomed:
-        scene.RemoveNode(node)
+        for count, get in (("GetNumberOfDisplayNodes", "GetNthDisplayNode"),
+                           ("GetNumberOfStorageNodes", "GetNthStorageNode")):
+            if hasattr(node, count):
+                helpers += [getattr(node, get)(i) for i in range(getattr(node, count)())]
+    for node in doomed + [h for h in helpers if h is not None]:
+        if scene.IsNodePresent(node):
+            scene.RemoveNode(node)
     return len(doomed)
 
 
