@@ -216,5 +216,5 @@ def primary_fat_voxels(image: Volume, masks: Mapping[Structure, np.ndarray], met
     context = _Context(image, [method], threshold, water, fat)
     union = np.zeros(image.array.shape, bool)
     for mask in masks.values():
-        union |= context.fat_maps(mask)[method_label(method, threshold)]
+        union |= context.fat_maps(np.asarray(mask, bool))[method_label(method, threshold)]
     return union

@@ -66,7 +66,9 @@ def long_table(rows: Iterable[Mapping]) -> pd.DataFrame:
     extras = [c for c in frame.columns if c not in LONG_COLUMNS]
     frame = frame[LONG_COLUMNS + extras]
     text_columns = [c for c in LONG_COLUMNS if c != "value"]
-    frame[text_columns] = frame[text_columns].fillna("").astype(str)
+    for column in text_columns:  # object dtype first: filling "" into a float column is deprecated
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna(), "").astype(str)
     frame["value"] = frame["value"].astype("float64")
     if "slices" in frame.columns:  # a count; empty where a row spans no slices (e.g. asymmetry)
         frame["slices"] = pd.to_numeric(frame["slices"], errors="coerce").astype("Int64")

@@ -134,3 +134,13 @@ def test_fat_suppressed_image_refused(phantom):
     water_only = phantom.water.with_array(phantom.water.array, "fs.nii.gz")  # fat signal suppressed
     with pytest.raises(InputError, match="fs.nii.gz: on slice .* fat is not brighter than muscle"):
         measure_muscles(water_only, phantom.labels, case_id="x")
+
+
+def test_fat_overlay_accepts_0_1_masks(phantom):
+    """Masks from Slicer arrive as 0/1 integers; they must act as masks, not as indices."""
+    from spinequant.measure import primary_fat_voxels
+
+    mask = (phantom.labels.array == 1).astype(np.uint8)
+    overlay = primary_fat_voxels(phantom.image, {Structure("multifidus", "left"): mask}, "calibrated")
+    assert overlay.shape == mask.shape
+    assert overlay.sum() == ((phantom.fat_fraction > 0.5) & (mask > 0)).sum()
