@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats as ss
+
 from spinequant.stats import correlation, groups, logistic, report, roc
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 from scipy import stats as ss
+
 from spinequant.cli import stats as stats_cli
 from spinequant.errors import InputError
 from spinequant.stats import logistic, roc
