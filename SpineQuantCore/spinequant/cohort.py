@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import time
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
 
 from .errors import CohortError, InputError
+from .safefiles import backup_existing
 from .tables import long_table, read_long_table, wide_table, write_table_atomic
-
-
-def backup_file(path: Path) -> Path:
-    """Copy a file to a time-stamped sibling before it is replaced; returns the backup path."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    backup = path.with_name(f"{path.stem}.backup-{stamp}{path.suffix}")
-    counter = 1
-    while backup.exists():
-        backup = path.with_name(f"{path.stem}.backup-{stamp}-{counter}{path.suffix}")
-        counter += 1
-    shutil.copy2(path, backup)
-    return backup
 
 
 def check_can_append(cohort_path: str, case_ids, replace: bool = False) -> None:
@@ -58,7 +45,7 @@ def append_case(cohort_path: str, case_rows: pd.DataFrame, replace: bool = False
         existing = read_long_table(str(path))
         clashes = sorted(set(existing["case_id"]) & set(new_ids))
         if clashes:
-            backup = backup_file(path)
+            backup = backup_existing(path)
             existing = existing[~existing["case_id"].isin(clashes)]
         combined = pd.concat([existing, new_rows], ignore_index=True)
     else:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import pandas as pd
 from . import __version__
 from .cohort import append_case, check_can_append
 from .errors import CohortError, InputError
+from .safefiles import backup_existing, split_suffix  # noqa: F401 (re-exported)
 from .tables import write_table_atomic
 
 NOT_STARTED = "not started"
@@ -41,7 +41,6 @@ OUTPUT_FOLDER_NAME = "SpineQuantReview"
 STATE_VERSION = 1
 IMAGE_SUFFIXES = (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 DICOM_SUFFIXES = (".dcm", ".ima")
-COMPOUND_SUFFIXES = (".seg.nrrd", ".mrk.json", ".nii.gz", ".schema.tsv")
 LANDMARK_SHIFT_TOLERANCE_MM = 0.5  # moves below this are clicks, not corrections
 REVIEW_LOG_COLUMNS = ["case_id", "module", "structure", "side", "level", "metric", "value", "unit",
                       "hand_corrected", "accepted_at", "software_version"]
@@ -67,31 +66,6 @@ def checked_progress(callback: Optional[ProgressCallback]) -> Callable[[float, s
 
 
 # --- safe files ---------------------------------------------------------------------------------------
-
-def split_suffix(path: Path) -> Tuple[str, str]:
-    """('case', '.seg.nrrd') for case.seg.nrrd: compound suffixes stay whole."""
-    name = path.name
-    for suffix in COMPOUND_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)], name[-len(suffix):]
-    return path.stem, path.suffix
-
-
-def backup_existing(path) -> Optional[Path]:
-    """Copy an existing file to '<name>.backup-<time><suffix>' before it is replaced; None if absent."""
-    target = Path(path)
-    if not target.exists():
-        return None
-    stem, suffix = split_suffix(target)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    backup = target.with_name(f"{stem}.backup-{stamp}{suffix}")
-    counter = 1
-    while backup.exists():
-        backup = target.with_name(f"{stem}.backup-{stamp}-{counter}{suffix}")
-        counter += 1
-    shutil.copy2(target, backup)
-    return backup
-
 
 def write_json_atomic(path, data) -> None:
     """Write JSON to a temporary sibling, then rename it over the target (never half a file)."""
