@@ -129,13 +129,11 @@ def _level_on_plane(names, centres, heights, signed) -> Optional[str]:
 
 def levels_from_sagittal(axial: Volume, sagittal: Volume) -> AxialLevels:
     """Detect and name the bodies on the sagittal series (VBQ detector), then map them to axial slices."""
-    from .vbq.levels import name_levels  # late: the VBQ package is optional for axial-only work
-    from .vbq.pipeline import detect_chain
+    from .vbq.pipeline import detect_levels  # late: the VBQ package is optional for axial-only work
     from .vbq.view import SagittalView
 
     view = SagittalView.of(sagittal)
-    k_mid, chain, _ = detect_chain(view)
-    named = name_levels(chain.centres)
+    k_mid, named, _ = detect_levels(view)
     centres = {n: view.view_to_lps(k_mid, row, col) for n, (row, col) in named.centres.items()}
     slices = levels_from_body_centres(axial, centres)
     notes = [f"levels from sagittal series {sagittal.source}"] + list(named.notes)

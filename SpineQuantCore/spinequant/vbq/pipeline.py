@@ -104,6 +104,13 @@ def _fracture_flags(heights: Dict[str, float]) -> Dict[str, str]:
     return flags
 
 
+def detect_levels(view: SagittalView):
+    """Mid-sagittal slice, body chain and level names (counted up from S1 when the sacrum is found)."""
+    k_mid, chain, prominence = detect_chain(view)
+    labels = name_levels(chain.centres, find_sacrum(view.slice_image(k_mid), chain.centres))
+    return k_mid, labels, prominence
+
+
 def measure_vbq(volume: Volume, landmarks: Dict[str, np.ndarray] | None = None,
                 exclude: Iterable[str] = (), cutoff=None, parasagittal_slices: int = 0,
                 auto_exclude_fractures: bool = True) -> VBQResult:
@@ -119,8 +126,7 @@ def measure_vbq(volume: Volume, landmarks: Dict[str, np.ndarray] | None = None,
     warnings: List[str] = []
     csf_centre: Tuple[int, int] | None = None
     if landmarks is None:
-        k_mid, chain, prominence = detect_chain(view)
-        labels = name_levels(chain.centres, find_sacrum(view.slice_image(k_mid), chain.centres))
+        k_mid, labels, prominence = detect_levels(view)
         centres = dict(labels.centres)
         confidence, sacrum_found, source = labels.confidence, labels.sacrum_found, "detected"
         notes += labels.notes
