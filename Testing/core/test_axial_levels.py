@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from conftest import shared_case
+from shared_data import shared_case
 from spinequant.axial_levels import (
     UNVERIFIED_FLAG,
     body_level_agreement,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import shared_case
+from shared_data import shared_case
 from spinequant.cli import main
 from spinequant.errors import InputError
 from spinequant.imageio import Volume, read_volume

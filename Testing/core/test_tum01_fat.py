@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import shared_case
+from shared_data import shared_case
 from spinequant.imageio import read_volume
 from spinequant.labels import label_map_from_mapping
 from spinequant.measure import measure_muscles

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import shared_case
+from shared_data import shared_case
 from spinequant.imageio import read_volume
 from spinequant.vbq import measure_vbq
 from spinequant.vbq.view import SagittalView

@@ -3,28 +3,15 @@ overlay, detect levels, compute VBQ; phantoms with known answers, then the share
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from shared_data import shared_case
 from spinequant.phantoms.axial import make_axial_phantom
 from spinequant.phantoms.sagittal import VERSE_CODES, make_sagittal_phantom
 
 pytestmark = pytest.mark.mrml
 
-
-def _load_shared_case():
-    """Testing/conftest.py's shared_case (this folder's conftest.py shadows the name 'conftest')."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_spinequant_testing_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.shared_case
-
-
-shared_case = _load_shared_case()
 
 VTK_DOUBLE = 11
 

@@ -5,14 +5,13 @@ spinequant.review (case discovery, state, backups, correction metrics)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from shared_data import shared_case
 from spinequant.errors import CohortError, InputError
 from spinequant.imageio import write_volume
 from spinequant.phantoms.axial import make_axial_phantom
@@ -32,17 +31,6 @@ from spinequant.review import (
 )
 from spinequant.tables import read_long_table
 
-
-def _load_shared_case():
-    """Testing/conftest.py's shared_case (this folder's conftest.py shadows the name 'conftest')."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_spinequant_testing_conftest_review", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.shared_case
-
-
-shared_case = _load_shared_case()
 SEEDS = {"case1": 11, "case2": 12, "case3": 13}
 
 
