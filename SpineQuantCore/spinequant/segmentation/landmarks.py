@@ -8,7 +8,8 @@ lamina anchors the back muscles in every contrast, whatever the muscles' fat con
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+
+from .midline import smooth_track
 
 PARAMEDIAN_MM = (3.0, 12.0)  # the multifidus hugs the spinous process
 DARK_ROW_SHARE = 0.4  # share of dark voxels in the strip that marks bone
@@ -49,13 +50,4 @@ def lamina_rows(dark, body, midlines, spacing) -> np.ndarray:
 
 
 def _consistent(rows: np.ndarray, spacing) -> np.ndarray:
-    valid = np.isfinite(rows)
-    if not valid.any():
-        return rows
-    index = np.arange(rows.size)
-    filled = np.interp(index, index[valid], rows[valid])
-    size = min(5, rows.size if rows.size % 2 else rows.size - 1) or 1
-    trend = ndimage.median_filter(filled, size=size, mode="nearest")
-    outlier = np.abs(filled - trend) > 6.0 / spacing[1]
-    filled[outlier] = trend[outlier]
-    return filled
+    return smooth_track(rows, 6.0 / spacing[1])  # the lamina moves less than 6 mm between slices

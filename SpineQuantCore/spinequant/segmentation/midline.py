@@ -70,16 +70,24 @@ def midline_columns(feature: np.ndarray, body: np.ndarray, spacing: Tuple[float,
     return _consistent(columns, scores, spacing)
 
 
-def _consistent(columns: np.ndarray, scores: np.ndarray, spacing) -> np.ndarray:
-    """Replace outliers by the robust trend of the neighbours; the spine bends slowly."""
-    valid = np.isfinite(columns)
+def smooth_track(values: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per-slice positions made consistent: gaps interpolated, and values further than `tolerance`
+    from the running median of their neighbours replaced by it (anatomy moves slowly along the spine)."""
+    valid = np.isfinite(values)
     if not valid.any():
-        return columns
-    index = np.arange(columns.size)
-    filled = np.interp(index, index[valid], columns[valid])
-    size = min(5, columns.size if columns.size % 2 else columns.size - 1) or 1
+        return values
+    index = np.arange(values.size)
+    filled = np.interp(index, index[valid], values[valid])
+    size = min(5, values.size if values.size % 2 else values.size - 1) or 1
     trend = ndimage.median_filter(filled, size=size, mode="nearest")
-    tolerance = max(3.0, MAX_STEP_MM_PER_SLICE_MM * spacing[2] * 2) / spacing[0]
     outlier = np.abs(filled - trend) > tolerance
     filled[outlier] = trend[outlier]
-    return ndimage.gaussian_filter1d(filled, 0.7, mode="nearest")
+    return filled
+
+
+def _consistent(columns: np.ndarray, scores: np.ndarray, spacing) -> np.ndarray:
+    """Replace outliers by the robust trend of the neighbours; the spine bends slowly."""
+    if not np.isfinite(columns).any():
+        return columns
+    tolerance = max(3.0, MAX_STEP_MM_PER_SLICE_MM * spacing[2] * 2) / spacing[0]
+    return ndimage.gaussian_filter1d(smooth_track(columns, tolerance), 0.7, mode="nearest")
