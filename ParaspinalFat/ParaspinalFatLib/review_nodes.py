@@ -96,30 +96,27 @@ def save_node(node, path: str) -> str:
     return str(path)
 
 
-def load_segmentation(path: str, name: str, scene=None):
+def _read_node(class_name: str, storage: slicer.vtkMRMLStorageNode, path: str, name: str, what: str, scene):
     scene = scene or slicer.mrmlScene
-    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
-    storage = scene.AddNode(slicer.vtkMRMLSegmentationStorageNode())
+    node = scene.AddNewNodeByClass(class_name, name)
+    storage = scene.AddNode(storage)
     storage.SetFileName(str(path))
     node.SetAndObserveStorageNodeID(storage.GetID())
     if not storage.ReadData(node):
         scene.RemoveNode(node)
-        raise ValueError(f"cannot read the segmentation {path}")
+        raise ValueError(f"cannot read the {what} {path}")
     node.CreateDefaultDisplayNodes()
     return node
+
+
+def load_segmentation(path: str, name: str, scene=None):
+    return _read_node("vtkMRMLSegmentationNode", slicer.vtkMRMLSegmentationStorageNode(), path, name,
+                      "segmentation", scene)
 
 
 def load_markups(path: str, name: str, scene=None):
-    scene = scene or slicer.mrmlScene
-    node = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", name)
-    storage = scene.AddNode(slicer.vtkMRMLMarkupsJsonStorageNode())
-    storage.SetFileName(str(path))
-    node.SetAndObserveStorageNodeID(storage.GetID())
-    if not storage.ReadData(node):
-        scene.RemoveNode(node)
-        raise ValueError(f"cannot read the landmarks {path}")
-    node.CreateDefaultDisplayNodes()
-    return node
+    return _read_node("vtkMRMLMarkupsFiducialNode", slicer.vtkMRMLMarkupsJsonStorageNode(), path, name,
+                      "landmarks", scene)
 
 
 # --- segmentations ---------------------------------------------------------------------------------------
