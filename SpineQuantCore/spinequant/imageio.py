@@ -160,10 +160,10 @@ def check_volume(volume: Volume, plane: Optional[str] = None, min_slices: int = 
 
 
 def require_stack(volume: Volume, plane: str) -> None:
-    """An axial stack for muscles needs more than one slice to be a volume; a single slice is 2D."""
+    """A volume of the given plane with more than one slice (a single slice is 2D)."""
     check_volume(volume, plane)
-    if volume.array.shape[0] < 2 and plane == "sagittal":
-        raise InputError(volume.source, "is a single 2D slice; a 3D sagittal volume is needed")
+    if volume.array.shape[0] < 2:
+        raise InputError(volume.source, f"is a single 2D slice; a 3D {plane} volume is needed")
 
 
 def same_grid(reference: Volume, other: Volume, tolerance_mm: float = 1e-3) -> bool:

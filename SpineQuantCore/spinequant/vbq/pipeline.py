@@ -116,8 +116,6 @@ def measure_vbq(volume: Volume, landmarks: Dict[str, np.ndarray] | None = None,
                 auto_exclude_fractures: bool = True) -> VBQResult:
     """VBQ of one sagittal volume; `landmarks` (LPS, per level and optional CSF) replace detection."""
     require_stack(volume, "sagittal")
-    if volume.array.shape[0] < 2:
-        raise InputError(volume.source, "is a single 2D slice; a 3D sagittal volume is needed")
     if not np.isfinite(volume.array).all() or float(np.ptp(volume.array)) == 0.0:
         raise InputError(volume.source, "is blank (constant intensity): no spine to measure")
     cut = resolve_cutoff(cutoff)
