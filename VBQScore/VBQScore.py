@@ -26,11 +26,8 @@ from slicer.util import VTKObservationMixin
 
 # Reasons a user may give to leave a level out of the score ("include" keeps it).
 EXCLUSION_CHOICES = ("include", "fracture", "cement", "lesion")
-VBQ_LEVELS = ("L1", "L2", "L3", "L4")
-LANDMARK_ORDER = ("L1", "L2", "L3", "L4", "L5", "CSF")
+VBQ_LEVELS = ("L1", "L2", "L3", "L4")  # the levels of the score, as in spinequant.vbq.pipeline
 DEFAULT_CUTOFF = 3.0  # Ehresman et al. 2020 (spinequant.vbq.cutoffs preset "ehresman2020")
-ROI_COLORS = {"L1": (0.95, 0.6, 0.2), "L2": (0.95, 0.8, 0.2), "L3": (0.6, 0.85, 0.3), "L4": (0.3, 0.75, 0.85),
-              "L5": (0.6, 0.6, 0.9), "CSF": (0.2, 0.4, 1.0)}
 
 #
 # VBQScore
@@ -42,7 +39,7 @@ class VBQScore(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("VBQ Score")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Quantification")]
-        # ParaspinalFat provides the MRML adapters (ParaspinalFatLib) used by the logic.
+        # VBQScoreLib builds on the shared MRML adapters of ParaspinalFatLib.
         self.parent.dependencies = ["SpineQuantCore", "ParaspinalFat"]
         self.parent.contributors = ["SpineQuant developers"]
         self.parent.helpText = _(
@@ -379,10 +376,10 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
         so accepting a case can report how far the user moved them. Returns the markups node."""
         if volumeNode is None:
             raise ValueError(_("Select the sagittal T1 image."))
-        from ParaspinalFatLib.review_nodes import case_of, remember_automatic_points, set_markups_points, tag_case_node
         from ParaspinalFatLib.volumes import volume_from_node
         from spinequant.review import checked_progress
         from spinequant.vbq import measure_vbq
+        from VBQScoreLib.level_points import place_level_points
 
         report = checked_progress(progress)
         report(0.0, _("Reading the image"))
@@ -390,14 +387,8 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
         report(0.1, _("Finding the vertebral bodies and the CSF"))
         result = measure_vbq(image)
         self.lastResult = result
-        points = {name: result.landmarks_lps[name] for name in LANDMARK_ORDER if name in result.landmarks_lps}
         report(0.9, _("Placing the points"))
-        if markupsNode is None:
-            markupsNode = volumeNode.GetScene().AddNewNodeByClass("vtkMRMLMarkupsFiducialNode",
-                                                                  f"{volumeNode.GetName()} levels")
-        set_markups_points(markupsNode, points, LANDMARK_ORDER)
-        remember_automatic_points(markupsNode, points)
-        tag_case_node(markupsNode, case_of(volumeNode))
+        markupsNode = place_level_points(result.landmarks_lps, volumeNode, markupsNode)
         report(1.0, _("Done"))
         return markupsNode
 
@@ -425,23 +416,17 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
         if volumeNode is None:
             raise ValueError(_("Select the sagittal T1 image."))
         # Imported here so loading the module (and Slicer startup) never depends on the core.
-        from ParaspinalFatLib.landmarks import landmarks_lps
-        from ParaspinalFatLib.review_nodes import case_of, segmentation_from_label_array, tag_case_node
-        from ParaspinalFatLib.tables import long_table_to_node
-        from ParaspinalFatLib.volumes import update_node_from_volume, volume_from_node
+        from ParaspinalFatLib.volumes import volume_from_node
         from spinequant.review import checked_progress
-        from spinequant.tables import long_table
         from spinequant.vbq import measure_vbq
-        from spinequant.vbq.pipeline import ROI_LABELS
-        from spinequant.vbq.report import result_rows
+        from VBQScoreLib.level_points import level_points_lps
+        from VBQScoreLib.results import write_result_table
+        from VBQScoreLib.roi_nodes import write_roi_node
 
         report = checked_progress(progress)
         report(0.0, _("Reading the image"))
         image = volume_from_node(volumeNode)
-        landmarks = None
-        if landmarksNode is not None and landmarksNode.GetNumberOfControlPoints() > 0:
-            landmarks = {name: np.asarray(point, dtype=float)
-                         for name, point in landmarks_lps(landmarksNode).items()}
+        landmarks = level_points_lps(landmarksNode)
         excluded = self._exclude(exclusions)
         if cutoff is not None and abs(float(cutoff) - DEFAULT_CUTOFF) < 1e-9:
             cutoff = None  # the published preset, with its reference
@@ -453,24 +438,8 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
             result.excluded[level] = f"user: {reason}"
         self.lastResult = result
         report(0.8, _("Writing the results"))
-        frame = long_table(result_rows(result, case))
-        if tableNode is None:
-            tableNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "VBQ score")
-        long_table_to_node(frame, tableNode)
-        tableNode.SetAttribute("SpineQuant.case_id", case)
-        tag_case_node(tableNode, case_of(volumeNode))
-        labels = np.asarray(result.roi_labels, dtype=np.int16)
-        if roiNode is not None and roiNode.IsA("vtkMRMLLabelMapVolumeNode"):
-            update_node_from_volume(roiNode, image.with_array(labels))
-            if roiNode.GetDisplayNode() is None:
-                roiNode.CreateDefaultDisplayNodes()
-        else:
-            segments = {value: (_("{level} region").format(level=name) if name != "CSF" else _("CSF region"),
-                                ROI_COLORS.get(name, (0.8, 0.8, 0.8)))
-                        for name, value in ROI_LABELS.items()}
-            roiNode = segmentation_from_label_array(labels, volumeNode, segments, node=roiNode,
-                                                    name=f"{volumeNode.GetName()} VBQ regions")
-        self.lastRoiNode = tag_case_node(roiNode, case_of(volumeNode))
+        frame, tableNode = write_result_table(result, case, volumeNode, tableNode)
+        self.lastRoiNode = write_roi_node(result.roi_labels, image, volumeNode, roiNode)
         for warning in result.warnings:
             logging.warning("VBQScore %s: %s", case, warning)
         report(1.0, _("Done"))
@@ -484,37 +453,16 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def summary(result) -> str:
-        """The result in plain words: score, category against the cut-off, exclusions, CSF fallback and
-        any warning (e.g. an image that is not T1-weighted)."""
-        lines = [_("VBQ score {vbq:.2f} (median marrow signal {marrow:.1f} of {levels} / CSF signal {csf:.1f} "
-                   "at {csfLevel}).").format(vbq=result.vbq, marrow=result.numerator,
-                                             levels=", ".join(result.levels_used), csf=result.csf_signal,
-                                             csfLevel=result.csf_level)]
-        relation = _("at or above") if result.vbq >= result.cutoff.value else _("below")
-        lines.append(_("This is {relation} the cut-off {cutoff:.2f} ({reference}): {category}.").format(
-            relation=relation, cutoff=result.cutoff.value, reference=result.cutoff.reference,
-            category=result.category))
-        for level, reason in sorted(result.excluded.items()):
-            if level in VBQ_LEVELS:
-                lines.append(_("{level} left out: {reason}.").format(level=level, reason=reason))
-        if result.csf_level != "L3":
-            lines.append(_("The CSF could not be measured at L3; it was measured at {level} instead.").format(
-                level=result.csf_level))
-        for note in result.csf_notes:
-            lines.append(_("CSF: {note}.").format(note=note))
-        for warning in result.warnings:
-            lines.append(_("Warning: {warning}.").format(warning=warning))
-        return "\n".join(lines)
+        """The result in plain words (VBQScoreLib.results.result_summary)."""
+        from VBQScoreLib.results import result_summary
+
+        return result_summary(result)
 
     @staticmethod
     def detectionSummary(result) -> str:
-        if result is None:
-            return ""
-        found = [name for name in LANDMARK_ORDER if name in result.landmarks_lps]
-        text = _("Placed {points}. Drag a point to correct it, then Compute VBQ.").format(points=", ".join(found))
-        for warning in result.warnings:
-            text += "\n" + _("Warning: {warning}.").format(warning=warning)
-        return text
+        from VBQScoreLib.results import detection_summary
+
+        return detection_summary(result)
 
     # --- review loop
 
@@ -537,6 +485,7 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
             tag_case_node,
         )
         from spinequant.review import read_review_log
+        from VBQScoreLib.level_points import LANDMARK_ORDER
 
         scene = scene or slicer.mrmlScene
         clear_case_nodes(scene)
@@ -596,6 +545,7 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
         from ParaspinalFatLib.review_nodes import automatic_points, save_node, set_markups_points
         from spinequant.review import annotate_cohort_rows, checked_progress, landmark_changes, was_corrected
         from spinequant.tables import write_table_atomic
+        from VBQScoreLib.level_points import LANDMARK_ORDER
 
         report = checked_progress(progress)
         caseId = session.current_case.case_id
@@ -672,6 +622,7 @@ class VBQScoreTest(ScriptedLoadableModuleTest):
         from spinequant.imageio import write_volume
         from spinequant.phantoms.sagittal import make_sagittal_phantom as make_phantom
         from spinequant.tables import read_long_table
+        from VBQScoreLib.level_points import LANDMARK_ORDER
 
         phantom = make_phantom(seed=1)
         volumeNode = node_from_volume(phantom.volume, "sagittal")

@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 
 
-def _tr(text: str) -> str:
+def tr(text: str) -> str:
+    """Slicer translation of text; the text itself outside the application."""
     try:
-        from slicer.i18n import tr
+        from slicer.i18n import tr as slicer_tr
     except ImportError:  # outside the application
         return text
-    return tr(text)
+    return slicer_tr(text)
 
 
 def runWithProgress(title, work):
@@ -50,18 +51,18 @@ def fillCaseTable(tableWidget, session) -> None:
     statuses = session.statuses()
     tableWidget.setRowCount(len(statuses))
     tableWidget.setColumnCount(2)
-    tableWidget.setHorizontalHeaderLabels([_tr("Case"), _tr("Status")])
+    tableWidget.setHorizontalHeaderLabels([tr("Case"), tr("Status")])
     for row, (caseId, status) in enumerate(statuses):
         tableWidget.setItem(row, 0, qt.QTableWidgetItem(caseId))
-        tableWidget.setItem(row, 1, qt.QTableWidgetItem(_tr(status)))
+        tableWidget.setItem(row, 1, qt.QTableWidgetItem(tr(status)))
     tableWidget.selectRow(session.current)
 
 
 def reviewStatusText(session) -> str:
     """One line: where the user is in the review and how many cases are done."""
     counts = session.counts()
-    return _tr("Case {index} of {total}: {case} ({status}). Reviewed {reviewed}, measured {measured}, "
+    return tr("Case {index} of {total}: {case} ({status}). Reviewed {reviewed}, measured {measured}, "
                "not started {todo}.").format(
         index=session.current + 1, total=len(session.cases), case=session.current_case.case_id,
-        status=_tr(session.status(session.current_case.case_id)), reviewed=counts["reviewed"],
+        status=tr(session.status(session.current_case.case_id)), reviewed=counts["reviewed"],
         measured=counts["measured"], todo=counts["not started"])
