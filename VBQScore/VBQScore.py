@@ -2,11 +2,10 @@
 # class creation, so they must stay real objects.
 import logging
 import pathlib
-from typing import Annotated, Optional
+from typing import Annotated
 
 import numpy as np
 import slicer
-import vtk
 from slicer import (
     vtkMRMLMarkupsFiducialNode,
     vtkMRMLScalarVolumeNode,
@@ -23,6 +22,8 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
+
+from ParaspinalFatLib.panel_common import PanelMixin, ReviewLogicMixin, ensureDependencies, runWithProgress
 
 # Reasons a user may give to leave a level out of the score ("include" keeps it).
 EXCLUSION_CHOICES = ("include", "fracture", "cement", "lesion")
@@ -54,39 +55,6 @@ class VBQScore(ScriptedLoadableModule):
             "The VBQ score was described by Ehresman et al., Spine J 2020. SpineQuant is built on "
             "3D Slicer (https://www.slicer.org)."
         )
-
-
-#
-# Python packages Slicer does not bundle: installed on first use (after asking), never at import.
-#
-
-REQUIREMENTS = (("pandas", "pandas>=2.0"), ("skimage", "scikit-image>=0.22"), ("openpyxl", "openpyxl>=3.1"))
-
-
-def missingRequirements():
-    import importlib.util
-
-    return [requirement for module, requirement in REQUIREMENTS if importlib.util.find_spec(module) is None]
-
-
-def ensureDependencies(requester="VBQScore") -> bool:
-    """Install missing packages after asking the user; True when everything is importable.
-
-    Called by the button handlers before any logic runs (never at import or module construction).
-    """
-    missing = missingRequirements()
-    if not missing:
-        return True
-    packaging = getattr(slicer, "packaging", None)
-    if packaging is not None and hasattr(packaging, "pip_ensure"):  # Slicer >= 5.12 asks the user itself
-        packaging.pip_ensure(missing, requester=requester)
-    else:
-        question = _("SpineQuant needs these Python packages: {packages}. Install them now?").format(
-            packages=", ".join(missing))
-        if not slicer.util.confirmOkCancelDisplay(question, windowTitle=requester):
-            return False
-        slicer.util.pip_install(missing)
-    return not missingRequirements()
 
 
 #
@@ -122,23 +90,14 @@ class VBQScoreParameterNode:
     cohortFile: pathlib.Path
 
 
-def _pathOrNone(path):
-    """Unset ctkPathLineEdit values arrive as Path('.'); treat them as None."""
-    return None if path is None or str(path).strip() in ("", ".") else str(path)
-
-
-def _runWithProgress(title, work):
-    from ParaspinalFatLib.review_panel import runWithProgress
-
-    return runWithProgress(title, work)
-
-
 #
 # Widget
 #
 
 
-class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class VBQScoreWidget(PanelMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
+    requester = "VBQScore"
+
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
@@ -160,49 +119,9 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.detectButton.connect("clicked(bool)", self.onDetectButton)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
-        self.ui.openFolderButton.connect("clicked(bool)", self.onOpenFolderButton)
-        self.ui.previousButton.connect("clicked(bool)", self.onPreviousButton)
-        self.ui.nextButton.connect("clicked(bool)", self.onNextButton)
-        self.ui.acceptButton.connect("clicked(bool)", self.onAcceptButton)
-        self.ui.caseTable.connect("cellDoubleClicked(int,int)", self.onCaseDoubleClicked)
+        self.connectReviewButtons()
 
         self.initializeParameterNode()
-
-    def cleanup(self) -> None:
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.inputVolume:
-            firstVolumeNode = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-            if firstVolumeNode:
-                self._parameterNode.inputVolume = firstVolumeNode
-
-    def setParameterNode(self, inputParameterNode: Optional[VBQScoreParameterNode]) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-            self._checkCanApply()
 
     def _checkCanApply(self, caller=None, event=None) -> None:
         parameters = self._parameterNode
@@ -210,10 +129,7 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.detectButton.enabled = ready
         self.ui.applyButton.enabled = ready
         self.ui.applyButton.toolTip = _("Compute the VBQ score") if ready else _("Select a sagittal T1 image")
-        reviewing = self.reviewSession is not None
-        self.ui.previousButton.enabled = reviewing
-        self.ui.nextButton.enabled = reviewing
-        self.ui.acceptButton.enabled = reviewing and ready
+        self._enableReviewButtons(ready)
 
     def _exclusions(self) -> dict:
         parameters = self._parameterNode
@@ -221,10 +137,10 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onDetectButton(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to detect the vertebral levels."), waitCursor=True):
-            if not ensureDependencies():
+            if not ensureDependencies(self.requester):
                 return
             parameters = self._parameterNode
-            markups = _runWithProgress(_("Detecting levels"), lambda progress: self.logic.detectLevels(
+            markups = runWithProgress(_("Detecting levels"), lambda progress: self.logic.detectLevels(
                 parameters.inputVolume, parameters.levelLandmarks, progress=progress))
             if markups is None:
                 return
@@ -235,7 +151,7 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onApplyButton(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to compute the VBQ score."), waitCursor=True):
-            if not ensureDependencies():
+            if not ensureDependencies(self.requester):
                 return
             parameters = self._parameterNode
             if not parameters.outputTable:
@@ -243,7 +159,7 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             caseId = parameters.caseId
             if self.reviewSession is not None and not caseId:
                 caseId = self.reviewSession.current_case.case_id
-            outcome = _runWithProgress(_("Computing VBQ"), lambda progress: self.logic.computeVBQ(
+            outcome = runWithProgress(_("Computing VBQ"), lambda progress: self.logic.computeVBQ(
                 parameters.inputVolume, parameters.outputTable, landmarksNode=parameters.levelLandmarks,
                 exclusions=self._exclusions(), roiNode=parameters.outputRois, cutoff=parameters.cutoff,
                 caseId=caseId, progress=progress))
@@ -262,66 +178,12 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     # --- review loop
 
-    def onOpenFolderButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to open the case folder."), waitCursor=True):
-            if not ensureDependencies():
-                return
-            parameters = self._parameterNode
-            folder = _pathOrNone(parameters.reviewFolder)
-            if folder is None:
-                raise ValueError(_("Choose the folder of cases first."))
-            self.reviewSession = self.logic.openReview(folder, _pathOrNone(parameters.reviewOutputFolder),
-                                                       _pathOrNone(parameters.cohortFile))
-            if self.reviewSession.cohort_path:
-                parameters.cohortFile = pathlib.Path(self.reviewSession.cohort_path)
-            self._loadCase(self.reviewSession.current)
-
-    def onPreviousButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
-            self._loadCase(self.reviewSession.current - 1)
-
-    def onNextButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
-            self._loadCase(self.reviewSession.current + 1)
-
-    def onCaseDoubleClicked(self, row, column) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
-            self._loadCase(row)
-
-    def onAcceptButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to accept the case."), waitCursor=True):
-            if not ensureDependencies():
-                return
-            parameters = self._parameterNode
-            session = self.reviewSession
-            if not session.cohort_path:
-                cohort = _pathOrNone(parameters.cohortFile)
-                if cohort is None:
-                    raise ValueError(_("Choose the cohort file (CSV or XLSX) before accepting."))
-                session.cohort_path = str(pathlib.Path(cohort).resolve())
-                session.save()
-            replace = False
-            if self.logic.caseInCohort(session):
-                question = _("Case {case} is already in the cohort file. Replace its rows? (A backup of the "
-                             "file is kept.)").format(case=session.current_case.case_id)
-                if not slicer.util.confirmYesNoDisplay(question):
-                    return
-                replace = True
-            nextIndex = _runWithProgress(_("Accepting case"), lambda progress: self.logic.acceptReviewCase(
-                session, parameters.inputVolume, parameters.levelLandmarks, exclusions=self._exclusions(),
-                tableNode=parameters.outputTable, roiNode=parameters.outputRois, cutoff=parameters.cutoff,
-                replace=replace, progress=progress))
-            if nextIndex is None:
-                return
-            if session.finished:
-                slicer.util.infoDisplay(_("All cases are reviewed. The cohort is in {path}.").format(
-                    path=session.cohort_path))
-            self._loadCase(nextIndex)
-
-    def _markMeasured(self) -> None:
-        if self.reviewSession is not None:
-            self.reviewSession.mark_measured(self.reviewSession.current_case.case_id)
-            self._showCases()
+    def _acceptCase(self, session, replace, progress):
+        parameters = self._parameterNode
+        return self.logic.acceptReviewCase(
+            session, parameters.inputVolume, parameters.levelLandmarks, exclusions=self._exclusions(),
+            tableNode=parameters.outputTable, roiNode=parameters.outputRois, cutoff=parameters.cutoff,
+            replace=replace, progress=progress)
 
     def _loadCase(self, index) -> None:
         session = self.reviewSession
@@ -338,20 +200,12 @@ class VBQScoreWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         slicer.util.setSliceViewerLayers(background=nodes["volume"], fit=True)
         self._showCases()
 
-    def _showCases(self) -> None:
-        from ParaspinalFatLib.review_panel import fillCaseTable, reviewStatusText
-
-        fillCaseTable(self.ui.caseTable, self.reviewSession)
-        self.ui.reviewStatusLabel.text = reviewStatusText(self.reviewSession)
-        self._checkCanApply()
-
-
 #
 # Logic
 #
 
 
-class VBQScoreLogic(ScriptedLoadableModuleLogic):
+class VBQScoreLogic(ReviewLogicMixin, ScriptedLoadableModuleLogic):
     """Scriptable without the GUI; never shows dialogs, raises ValueError on bad input.
 
     Long operations take ``progress(fraction, message)``; when it returns False they stop with
@@ -466,12 +320,6 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
 
     # --- review loop
 
-    def openReview(self, folder, outputFolder=None, cohortPath=None):
-        """Start or resume the review of a folder of cases (spinequant.review.ReviewSession)."""
-        from spinequant.review import ReviewSession
-
-        return ReviewSession.open(folder, self.MODULE_NAME, outputFolder, cohortPath)
-
     def loadReviewCase(self, session, index, scene=None):
         """Clear the previous case and load case ``index``: the image, and landmarks (the accepted ones
         when the case was reviewed, else a .mrk.json or landmarks JSON of the case folder).
@@ -521,19 +369,6 @@ class VBQScoreLogic(ScriptedLoadableModuleLogic):
         for key in ("volume", "landmarks"):
             tag_case_node(nodes[key], caseId)
         return nodes
-
-    def noteMeasured(self, session, caseId=None):
-        session.mark_measured(caseId or session.current_case.case_id)
-
-    def caseInCohort(self, session, caseId=None) -> bool:
-        """True when the cohort file already holds rows of the case (the GUI then asks to replace)."""
-        from spinequant.errors import CohortError
-
-        try:
-            session.check_can_accept(caseId or session.current_case.case_id)
-        except CohortError:
-            return bool(session.cohort_path)
-        return False
 
     def acceptReviewCase(self, session, volumeNode, landmarksNode=None, exclusions=None, tableNode=None,
                          roiNode=None, cutoff=None, replace=False, progress=None):

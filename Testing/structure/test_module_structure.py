@@ -313,9 +313,23 @@ def test_core_never_imports_slicer_vtk_or_qt(path):
 
 # --- panels of issue #5: buttons, dependencies, progress, choices ---------------------------------------
 
+PANEL_COMMON = REPO_ROOT / "ParaspinalFat" / "ParaspinalFatLib" / "panel_common.py"
+
+
 def widget_methods(module: str) -> Dict[str, ast.FunctionDef]:
+    """Methods of the panel: those of the shared PanelMixin, overridden by the module's widget class."""
+    mixin = classes(parse(PANEL_COMMON))["PanelMixin"]
     widget = classes(parse(REPO_ROOT / module / f"{module}.py"))[f"{module}Widget"]
-    return {n.name: n for n in widget.body if isinstance(n, ast.FunctionDef)}
+    return {n.name: n for cls in (mixin, widget) for n in cls.body if isinstance(n, ast.FunctionDef)}
+
+
+def panel_source(module: str) -> str:
+    return (REPO_ROOT / module / f"{module}.py").read_text() + PANEL_COMMON.read_text()
+
+
+def handlers(module: str) -> Dict[str, ast.FunctionDef]:
+    """The button handlers (onXxx) of the panel."""
+    return {name: method for name, method in widget_methods(module).items() if name.startswith("on")}
 
 
 def calls_in(node: ast.AST) -> List[ast.Call]:
@@ -336,7 +350,7 @@ def attribute_chain(node: ast.AST) -> str:
 def test_every_ui_button_is_connected_and_guarded(module):
     root = ElementTree.parse(REPO_ROOT / module / "Resources" / "UI" / f"{module}.ui").getroot()
     buttons = [w.get("name") for w in root.iter("widget") if w.get("class") == "QPushButton"]
-    source = (REPO_ROOT / module / f"{module}.py").read_text()
+    source = panel_source(module)
     for name in buttons:
         match = re.search(rf"self\.ui\.{name}\.connect\(\"clicked\(bool\)\", self\.(\w+)\)", source)
         assert match, f"{module}: button {name} is not connected"
@@ -346,16 +360,37 @@ def test_every_ui_button_is_connected_and_guarded(module):
 
 
 HEAVY_LOGIC_CALLS = {"segmentMuscles", "quantify", "acceptReviewCase", "openReview", "detectLevels", "computeVBQ"}
+# The panel's own step that calls the logic (PanelMixin.onAcceptButton -> self._acceptCase -> logic).
+HEAVY_PANEL_CALLS = {"_acceptCase"}
+
+
+def heavy_calls(method: ast.FunctionDef) -> List[ast.Call]:
+    found = []
+    for call in calls_in(method):
+        if not isinstance(call.func, ast.Attribute):
+            continue
+        chain = attribute_chain(call.func)
+        if (call.func.attr in HEAVY_LOGIC_CALLS and chain.startswith("self.logic.")) or (
+                call.func.attr in HEAVY_PANEL_CALLS and chain == f"self.{call.func.attr}"):
+            found.append(call)
+    return found
+
+
+@pytest.mark.parametrize("module", GUI_MODULES)
+def test_panel_steps_that_call_the_logic_are_only_called_by_guarded_handlers(module):
+    for name, method in widget_methods(module).items():
+        if not name.startswith("on"):
+            assert not any(call_name(c) in HEAVY_PANEL_CALLS for c in calls_in(method)), \
+                f"{module}.{name} calls a logic step outside a button handler"
 
 
 @pytest.mark.parametrize("module", GUI_MODULES)
 def test_handlers_ensure_dependencies_before_logic(module):
     """Packages Slicer lacks are installed on first use, in the click handler, before the logic runs."""
     checked = 0
-    for method in widget_methods(module).values():
+    for method in handlers(module).values():
         calls = calls_in(method)
-        logic_calls = [c for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr in HEAVY_LOGIC_CALLS
-                       and attribute_chain(c.func).startswith("self.logic.")]
+        logic_calls = heavy_calls(method)
         if not logic_calls:
             continue
         ensure = [c for c in calls if call_name(c) == "ensureDependencies"]
@@ -367,7 +402,9 @@ def test_handlers_ensure_dependencies_before_logic(module):
 
 @pytest.mark.parametrize("module", GUI_MODULES)
 def test_ensure_dependencies_asks_and_uses_pip_ensure_or_pip_install(module):
-    tree = parse(REPO_ROOT / module / f"{module}.py")
+    source = (REPO_ROOT / module / f"{module}.py").read_text()
+    assert "from ParaspinalFatLib.panel_common import" in source and "ensureDependencies" in source
+    tree = parse(PANEL_COMMON)
     function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "ensureDependencies")
     names = [call_name(c) for c in calls_in(function)]
     assert "pip_ensure" in names and "pip_install" in names
@@ -376,10 +413,10 @@ def test_ensure_dependencies_asks_and_uses_pip_ensure_or_pip_install(module):
 
 @pytest.mark.parametrize("module", GUI_MODULES)
 def test_long_operations_run_under_the_progress_dialog(module):
-    for method in widget_methods(module).values():
-        for call in calls_in(method):
-            if call_name(call) in {"segmentMuscles", "quantify", "acceptReviewCase", "detectLevels", "computeVBQ"}:
-                wrapped = [c for c in calls_in(method) if call_name(c) == "_runWithProgress"]
+    for method in handlers(module).values():
+        for call in heavy_calls(method):
+            if call_name(call) in {"segmentMuscles", "quantify", "_acceptCase", "detectLevels", "computeVBQ"}:
+                wrapped = [c for c in calls_in(method) if call_name(c) == "runWithProgress"]
                 assert wrapped, f"{module}.{method.name} calls {call_name(call)} without the progress dialog"
     panel = (REPO_ROOT / "ParaspinalFat" / "ParaspinalFatLib" / "review_panel.py").read_text()
     assert "createProgressDialog" in panel and "wasCanceled" in panel
@@ -392,7 +429,7 @@ def test_widget_errors_are_translatable(module):
         for node in ast.walk(method):
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
                 message = node.exc.args[0]
-                assert isinstance(message, ast.Call) and call_name(message) in {"_", "format"}, \
+                assert isinstance(message, ast.Call) and call_name(message) in {"_", "tr", "format"}, \
                     f"{module}.{method.name}: untranslated message"
 
 
