@@ -5,9 +5,11 @@ Two ways, both returning the ``LevelSlices`` dict of :mod:`levels` (bodies "L4" 
 * from a sagittal series of the same session: the VBQ detector finds and names the vertebral bodies
   (counting up from the sacrum); each axial slice plane is intersected, in physical LPS space, with
   the polyline through the body centres, and falls on a body or on the disc between two bodies;
-* from the axial stack alone: the body/disc alternation along the stack in the vertebral-body column
-  (found as the in-plane spot whose signal varies most along the stack), counted from the sacrum
-  when the sacral ala are seen, otherwise from an assumed lowest body (flagged "levels unverified").
+* from the axial stack alone: the discs along the vertebral-body column, tracked slice by slice
+  (axial_levels_profile), linked into a chain of vertebra-spaced discs and counted up from S1 when
+  the sacrum is seen below the lowest one (its tilted first segment is much shorter than L5, or the
+  ala are much wider than the lumbar bodies); otherwise named from an assumed lowest body and
+  flagged "levels unverified".
 
 Typical adult lumbar geometry used as priors: body height ~27-30 mm, disc height ~8-12 mm, i.e.
 bodies fill ~74 % of the centre-to-centre spacing (Zhou et al. 2000, Eur Spine J 9:242-248).
@@ -19,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from scipy import ndimage
-from skimage.filters import threshold_otsu
 
+from .axial_levels_profile import DiscPeaks, ala_seen, canonical_stack, column_profile, find_discs, track_column
 from .errors import InputError
 from .imageio import Volume
 from .levels import LEVEL_ORDER, LevelSlices
@@ -30,13 +31,11 @@ BODY_SHARE_OF_SPACING = 0.74  # 28 mm body / 38 mm centre spacing
 SPINE_NAMES = ("T7", "T8", "T9", "T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1")
 UNVERIFIED_FLAG = "levels_unverified"
 VERIFIED_MIN_CONFIDENCE = 0.7
-COLUMN_SMOOTH_MM = 4.0  # in-plane smoothing: keeps the ~40 mm body, averages edge jitter away
-COLUMN_RADIUS_MM = 8.0  # sampled disc of the body column (inside any adult lumbar body)
-DETREND_MM = 40.0  # along-stack trend (coil shading) removed before body/disc classification
-MAX_BODY_RUN_MM, MAX_DISC_RUN_MM = 45.0, 20.0  # longer runs mean the alternation was not found
-MIRROR_REACH_MM, SEARCH_MM, MIDLINE_BAND_MM = 60.0, 40.0, 6.0  # back muscles either side; body on the line
-CORE_MM, MAX_CORE_CV = 15.0, 0.3  # as the sagittal body detector: a homogeneous ~15 mm marrow core
-SACRUM_WIDTH_RATIO = 1.8  # sacrum with ala is > ~2x as wide as a lumbar body (~45 mm)
+VERTEBRA_SPACING_MM = (24.0, 50.0)  # disc-to-disc along the stack, T10 (~28 mm) to a tall L3 (~45 mm)
+CHAIN_GAP_RANGE = (0.65, 1.5)  # of the typical spacing: shorter is a spurious peak, longer a missed disc
+MIN_CHAIN_DISCS = 3  # L5-S1, L4-L5, L3-L4: fewer cannot be counted
+SACRAL_SHARE_OF_L5 = 0.8  # S1, tilted ~45 degrees and fused, spans < 0.8x the L5 segment along the stack
+GAP_CV_RANGE = (0.2, 0.45)  # relative SD of disc spacing: normal up to (body heights, 4 mm slices), none left at
 
 
 @dataclass
@@ -86,8 +85,9 @@ def _heights(names: Sequence[str], centres: np.ndarray, heights_mm: Optional[Map
     return np.asarray(result)
 
 
-def levels_from_body_centres(axial: Volume, centres_lps: Mapping[str, Sequence[float]],
-                             heights_mm: Optional[Mapping[str, float]] = None) -> LevelSlices:
+def levels_from_body_centres(
+    axial: Volume, centres_lps: Mapping[str, Sequence[float]], heights_mm: Optional[Mapping[str, float]] = None
+) -> LevelSlices:
     """Name each axial slice by where its plane cuts the chain of body centres (LPS mm).
 
     Between two centres a distance t along the segment lies in the upper body when t <= h_upper / 2,
@@ -146,162 +146,107 @@ def levels_from_sagittal(axial: Volume, sagittal: Volume) -> AxialLevels:
 # ---------------------------------------------------------------- axial stack alone
 
 
-def _superior_step(axial: Volume) -> int:
-    """+1 when increasing slice index moves superior (LPS +z), else -1."""
-    return 1 if axial.direction[2, 2] >= 0 else -1
+def _chain(centres: np.ndarray, strength: np.ndarray, start: int, spacing: float) -> List[int]:
+    """Discs linked upward from `start`, each next one a plausible vertebra away (the strongest such);
+    peaks closer than that are skipped, a larger gap (a missed disc) ends the chain."""
+    chain = [start]
+    while True:
+        gaps = centres - centres[chain[-1]]
+        ahead = np.flatnonzero((gaps >= CHAIN_GAP_RANGE[0] * spacing) & (gaps <= CHAIN_GAP_RANGE[1] * spacing))
+        if ahead.size == 0:
+            return chain
+        chain.append(int(ahead[np.argmax(strength[ahead])]))
 
 
-def _midline_column(mean: np.ndarray, tissue: np.ndarray, spacing_x: float) -> int:
-    """Column of best left-right mirror symmetry of the stack-mean image (the spine lies on it)."""
-    cols = np.nonzero(tissue.any(axis=0))[0]
-    reach = max(3, int(round(MIRROR_REACH_MM / spacing_x)))
-    centre = (cols.min() + cols.max()) / 2
-    best, best_score = int(round(centre)), -np.inf
-    for c in range(max(reach, int(centre - SEARCH_MM / spacing_x)),
-                   min(mean.shape[1] - reach - 1, int(centre + SEARCH_MM / spacing_x)) + 1):
-        left, right = mean[:, c - reach:c][:, ::-1].ravel(), mean[:, c + 1:c + 1 + reach].ravel()
-        score = float(np.corrcoef(left, right)[0, 1]) if left.std() > 0 and right.std() > 0 else -1.0
-        if score > best_score:
-            best, best_score = c, score
-    return best
+def _short_below(centres: np.ndarray, index: int) -> float:
+    """Height of the segment below disc `index` over the one above it (inf when not measurable)."""
+    if index < 1 or index + 1 >= len(centres):
+        return np.inf
+    return float((centres[index] - centres[index - 1]) / (centres[index + 1] - centres[index]))
 
 
-def find_body_column(axial: Volume) -> Tuple[int, int]:
-    """(row, column) of the vertebral-body column on the LPS-reoriented stack: on the mirror-symmetry
-    midline, the spot whose signal alternates most along the stack (body vs disc) and that is flat
-    in-plane like marrow; contrast-agnostic."""
-    values = axial.array.astype(np.float32)
-    sigma = (0.0, COLUMN_SMOOTH_MM / axial.spacing[1], COLUMN_SMOOTH_MM / axial.spacing[0])
-    smooth = ndimage.gaussian_filter(values, sigma)
-    trend = ndimage.gaussian_filter1d(smooth, DETREND_MM / axial.spacing[2], axis=0, mode="nearest")
-    relative = np.sqrt(np.mean((smooth - trend) ** 2, axis=0)) / np.maximum(smooth.mean(axis=0), 1e-6)
-    mean = smooth.mean(axis=0)
-    tissue = mean > 0.25 * threshold_otsu(mean)
-    if not tissue.any():
-        raise InputError(axial.source, "no tissue found to locate the spine")
-    midline = _midline_column(mean, tissue, axial.spacing[0])
-    near = np.zeros_like(tissue)
-    half = max(1, int(round(MIDLINE_BAND_MM / axial.spacing[0])))
-    near[:, max(midline - half, 0):midline + half + 1] = True
-    score = np.where(near & tissue, relative * _homogeneity(values, axial.spacing), 0.0)
-    return tuple(int(v) for v in np.unravel_index(int(np.argmax(score)), score.shape))
+def _anchor(centres: np.ndarray, strength: np.ndarray, spacing: float) -> Tuple[Optional[int], List[int], float]:
+    """The lowest disc that starts the longest available chain (3 discs or more, e.g. L5-S1, L4-L5,
+    L3-L4, can be counted; 2 only named on assumption), the chain, and the height ratio of the segment
+    below it to the one above: the tilted, fused S1 segment looks much shorter than L5."""
+    for need in (MIN_CHAIN_DISCS, 2):
+        for start in range(len(centres)):
+            chain = _chain(centres, strength, start, spacing)
+            if len(chain) < need:
+                continue
+            above = chain[1]  # `start` may be the S1-S2 remnant below a proper L5-S1 disc
+            if (
+                _short_below(centres, above) < SACRAL_SHARE_OF_L5
+                and len(_chain(centres, strength, above, spacing)) >= need
+            ):
+                start = above
+            chain = _chain(centres, strength, start, spacing)
+            return start, chain, _short_below(centres, start)
+    return None, [], np.inf
 
 
-def _homogeneity(values: np.ndarray, spacing) -> np.ndarray:
-    """0..1 per pixel: how flat a body-core-sized patch is in-plane, on average over the stack
-    (marrow and disc are; the edges of moving muscles and fat planes, which also vary, are not)."""
-    size = (1, max(3, int(round(CORE_MM / spacing[1]))), max(3, int(round(CORE_MM / spacing[0]))))
-    mean = ndimage.uniform_filter(values, size)
-    std = np.sqrt(np.maximum(ndimage.uniform_filter(values * values, size) - mean * mean, 0.0))
-    cv = np.median(std / np.maximum(mean, 1e-6), axis=0)
-    return np.clip(1.0 - cv / MAX_CORE_CV, 0.0, None)
-
-
-def _canonical_stack(axial: Volume) -> Tuple[Volume, np.ndarray]:
-    """LPS-reoriented copy (i left, j posterior) and, per input slice, its canonical slice index."""
-    from .segmentation.orientation import to_canonical  # permutations/flips only, no resampling
-
-    canonical, _ = to_canonical(axial)
-    n = axial.array.shape[0]
-    index = np.ascontiguousarray(np.broadcast_to(np.arange(n, dtype=np.int16)[:, None, None], axial.array.shape))
-    moved, _ = to_canonical(axial.with_array(index))
-    order = np.array([int(np.flatnonzero((moved.array == k).all(axis=(1, 2)))[0]) for k in range(n)])
-    return canonical, order
-
-
-def _column_profile(axial: Volume, centre: Tuple[int, int]) -> np.ndarray:
-    n_j, n_i = axial.array.shape[1:]
-    jj, ii = np.ogrid[:n_j, :n_i]
-    disc = ((jj - centre[0]) * axial.spacing[1]) ** 2 + ((ii - centre[1]) * axial.spacing[0]) ** 2
-    region = disc <= COLUMN_RADIUS_MM ** 2
-    return np.array([float(np.median(s[region])) for s in axial.array.astype(np.float32)])
-
-
-def _runs(classes: np.ndarray) -> List[Tuple[int, int, int]]:
-    """(class, first, last) of each run of equal values."""
-    runs, start = [], 0
-    for k in range(1, len(classes) + 1):
-        if k == len(classes) or classes[k] != classes[start]:
-            runs.append((int(classes[start]), start, k - 1))
-            start = k
-    return runs
-
-
-def _body_width_mm(slice_values: np.ndarray, centre: Tuple[int, int], body_level: float, spacing_x: float) -> float:
-    """Left-right extent of body-like signal through the column centre (sacral ala widen it)."""
-    row = ndimage.uniform_filter1d(slice_values[centre[0]].astype(np.float32), 5)
-    similar = np.abs(row - body_level) <= 0.2 * abs(body_level)
-    labelled, _ = ndimage.label(similar)
-    own = labelled[centre[1]]
-    return float(np.count_nonzero(labelled == own) * spacing_x) if own else 0.0
+def _name_slices(discs: DiscPeaks, chain: List[int], lowest: str, spacing: float, n: int) -> Dict[str, List[int]]:
+    """Canonical slices per level: each chain disc (peak +- its half width), the bodies between them,
+    and at either end of the chain one body height's worth of slices."""
+    names = [SPINE_NAMES[_rank(lowest) - j] if _rank(lowest) - j >= 0 else "" for j in range(len(chain) + 1)]
+    result: Dict[str, List[int]] = {}
+    bounds = []
+    for j, index in enumerate(chain):
+        k, half = int(discs.slices[index]), int(discs.half_widths[index])
+        bounds.append((k - half, k + half))
+        disc = disc_name(names[j + 1], names[j]) if names[j + 1] else None
+        if disc:
+            result[disc] = [s for s in range(k - half, k + half + 1) if 0 <= s < n]
+    reach = int(round(BODY_SHARE_OF_SPACING * spacing))
+    edges = [(bounds[0][0] - reach, bounds[0][0])] + [(a[1] + 1, b[0]) for a, b in zip(bounds, bounds[1:])]
+    edges.append((bounds[-1][1] + 1, bounds[-1][1] + 1 + reach))
+    for name, (first, stop) in zip(names, edges):
+        if name in LEVEL_ORDER:
+            result[name] = [s for s in range(max(first, 0), min(stop, n))]
+    return {name: ks for name, ks in result.items() if ks}
 
 
 def levels_from_axial(axial: Volume, lowest_body: str = "L5") -> AxialLevels:
-    """Body/disc pattern along the stack, named upward from S1 (when the sacrum is seen) or from
-    `lowest_body` (an assumption: the result is then flagged unverified)."""
+    """Disc chain along the tracked body column, named upward from S1 when the sacrum is seen below
+    it, otherwise from `lowest_body` (an assumption: the result is then flagged unverified)."""
     n = axial.array.shape[0]
     if n < 3:
         raise InputError(axial.source, "too few slices to see the body/disc alternation")
-    canonical, order = _canonical_stack(axial)
-    centre = find_body_column(canonical)
-    profile = _column_profile(canonical, centre)[order]  # back to the input's slice order
-    trend = ndimage.gaussian_filter1d(profile, DETREND_MM / axial.spacing[2], mode="nearest")
-    detrended = profile - trend
-    level = threshold_otsu(detrended) if np.ptp(detrended) > 0 else 0.0
-    classes = ndimage.median_filter((detrended > level).astype(int), size=3, mode="nearest")
-    runs = _runs(classes)
-    length = {c: np.mean([last - first + 1 for cc, first, last in runs if cc == c] or [0]) for c in (0, 1)}
-    body_class = 1 if length[1] >= length[0] else 0
-    notes = [f"vertebral-body column at row {centre[0]}, column {centre[1]}"]
-    inside = classes == body_class
-    contrast = abs(profile[inside].mean() - profile[~inside].mean()) if inside.any() and (~inside).any() else 0.0
-    noise = np.sqrt(0.5 * (np.var(detrended[inside]) + np.var(detrended[~inside]))) if contrast else 1.0
-    separation = float(contrast / max(noise, 1e-6))
-    confidence = float(np.clip(separation / 4.0, 0.0, 1.0))
+    canonical, order = canonical_stack(axial)
+    track = track_column(canonical)
     dz = axial.spacing[2]
-    bodies = [(first, last) for c, first, last in runs if c == body_class]
-    for c, first, last in runs:
-        limit = MAX_BODY_RUN_MM if c == body_class else MAX_DISC_RUN_MM
-        inner = 0 < first and last < n - 1  # runs cut by the stack ends may be shorter or longer
-        if inner and (last - first + 1) * dz > limit:
-            confidence *= 0.5
-            notes.append(f"slices {first}-{last}: {(last - first + 1) * dz:.0f} mm run is implausible for a "
-                         f"{'body' if c == body_class else 'disc'}")
-    step = _superior_step(axial)
-    bodies.sort(key=lambda run: step * run[0])  # inferior first
-    sacrum = _sacrum_seen(canonical, centre, profile, bodies, order)
-    anchor_rank = _rank("S1") if sacrum else _rank(lowest_body)
+    discs = find_discs(column_profile(canonical, track), dz)
+    centres = discs.slices.astype(float)
+    gaps = np.diff(centres) * dz
+    plausible = gaps[(gaps >= VERTEBRA_SPACING_MM[0]) & (gaps <= VERTEBRA_SPACING_MM[1])]
+    notes = [f"body column tracked at image column {track.column}; {len(centres)} disc-like peaks"]
+    if plausible.size < 1:
+        notes.append("no regular body/disc alternation found along the stack; levels not assigned")
+        return AxialLevels({}, 0.0, False, "axial", notes)
+    spacing = float(np.median(plausible)) / dz  # in slices
+    anchor, chain, ratio = _anchor(centres, discs.strength, spacing)
+    if anchor is None:
+        notes.append("no two discs a vertebra apart; levels not assigned")
+        return AxialLevels({}, 0.0, False, "axial", notes)
+    sacrum = ratio < SACRAL_SHARE_OF_L5 or ala_seen(canonical, track, centres, chain)
+    strength = float(np.median(discs.strength[chain[:4]]))
+    chain_gaps = np.diff(centres[chain[:5]])
+    spread = float(np.std(chain_gaps) / np.mean(chain_gaps))
+    regular = 1.0 - (spread - GAP_CV_RANGE[0]) / (GAP_CV_RANGE[1] - GAP_CV_RANGE[0])
+    regular = regular if len(chain_gaps) > 1 else 0.5  # one gap shows no regularity
+    confidence = float(np.clip(min((strength - 1.0) / 2.0, regular, len(chain) / 4.0), 0.0, 1.0))
     if sacrum:
-        notes.append("sacrum (ala wider than the lumbar bodies) seen: levels counted up from S1")
+        if ratio < SACRAL_SHARE_OF_L5:
+            confidence *= float(np.clip((SACRAL_SHARE_OF_L5 + 0.1 - ratio) / 0.2, 0.0, 1.0))
+        notes.append(f"sacrum seen below the disc at {dz * centres[anchor]:.0f} mm: levels counted up from S1")
     else:
         confidence = min(confidence, 0.4)
         notes.append(f"sacrum not seen: the lowest body was assumed to be {lowest_body}; levels unverified")
-    names = {run: SPINE_NAMES[anchor_rank - index] for index, run in enumerate(bodies)
-             if anchor_rank - index >= 0}
-    slices: LevelSlices = {}
-    for (first, last), name in names.items():
-        if name in LEVEL_ORDER:
-            slices[name] = list(range(first, last + 1))
-    ordered = sorted(names.items(), key=lambda item: item[0][0])
-    for (run_a, name_a), (run_b, name_b) in zip(ordered, ordered[1:]):
-        upper, lower = sorted((name_a, name_b), key=_rank)
-        disc = disc_name(upper, lower)
-        if disc and run_b[0] - run_a[1] > 1:
-            slices[disc] = list(range(run_a[1] + 1, run_b[0]))
+    named = _name_slices(discs, chain, "S1" if sacrum else lowest_body, spacing, n)
+    back = np.argsort(order)  # canonical index -> input index
+    slices = {name: sorted(int(back[k]) for k in ks) for name, ks in named.items()}
     verified = sacrum and confidence >= VERIFIED_MIN_CONFIDENCE
     return AxialLevels(slices, round(confidence, 3), verified, "axial", notes)
-
-
-def _sacrum_seen(axial: Volume, centre, profile: np.ndarray, bodies: List[Tuple[int, int]], order) -> bool:
-    """The lowest body run is S1 when the body-like signal there is much wider than in the others."""
-    if len(bodies) < 2:
-        return False
-    widths = []
-    for first, last in bodies:
-        middle = (first + last) // 2
-        widths.append(_body_width_mm(axial.array[order[middle]], centre, profile[middle], axial.spacing[0]))
-    others = float(np.median(widths[1:]))
-    return others > 0 and widths[0] > SACRUM_WIDTH_RATIO * others
 
 
 def assign_levels(axial: Volume, sagittal: Optional[Volume] = None, lowest_body: str = "L5") -> AxialLevels:

@@ -1,0 +1,169 @@
+"""Axial-only vertebral levels on real anatomy: each shared sagittal volume is resliced into a clinical
+axial stack (4 mm slices, 1 mm in-plane), the level of every slice is assigned from the image alone
+and compared with the expert vertebra label on the slice (mid-vertebral and disc slices).
+
+Usage: python Testing/benchmarks/eval_axial_levels_shared.py [-v] [FOLDER/CASE ...]   (default: all)
+
+Columns: slices (labelled slices scored), correct, near (the neighbouring body/disc of the truth: a
+slice cutting a tilted endplate), wrong (any other name, i.e. a miscount), unnamed (no level given:
+beyond the counted chain), unverified (slices whose
+levels were flagged unverified: not scored as right or wrong), S1 seen, confidence.
+TUM01 (real axial, L2-L5, no sacrum) has no level labels: it must come out unverified.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import SimpleITK as sitk
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "SpineQuantCore"))
+sys.path.insert(0, str(REPO / "Testing"))
+
+from shared_data import SHARED_DATA as SHARED  # noqa: E402
+from spinequant.axial_levels import AxialLevels, levels_from_axial  # noqa: E402
+from spinequant.imageio import Volume, read_volume  # noqa: E402
+from spinequant.levels import LEVEL_ORDER, LevelSlices, levels_from_vertebra_map  # noqa: E402
+
+S1_IN_VIEW = ("VB1_06_AKs6", "VB1_10_DzZ_T1", "VB1_07_AKs7", "VB1_11_DzZ_T2", "VB2_02", "VB2_05")  # by eye
+SAGITTAL_CASES = (
+    "sagittal_t1/VB1_06_AKs6",
+    "sagittal_t1/VB1_10_DzZ_T1",
+    "sagittal_other/VB1_07_AKs7",
+    "sagittal_other/VB1_11_DzZ_T2",
+    "sagittal_other/VB2_02",
+    "sagittal_other/VB2_05",
+    "sagittal_other/VB3_01",
+    "sagittal_other/VB3_10",
+)
+AXIAL_CASES = ("axial_dixon/TUM01",)
+
+
+def reslice_axial(image: Volume, labels: Volume, slice_mm: float = 4.0) -> Tuple[Volume, LevelSlices]:
+    """Axial stack (k running inferior, as many scanners store it) over the sagittal volume's extent,
+    linear for the image; the expert level of each slice from the label map at the slice centre."""
+    source = image.to_sitk()
+    size = np.array(source.GetSize()) - 1
+    corners = np.array(
+        [
+            source.TransformContinuousIndexToPhysicalPoint([float(v) for v in np.array(c) * size])
+            for c in np.ndindex(2, 2, 2)
+        ]
+    )
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    reference = sitk.Image(
+        [int(high[0] - low[0]) + 1, int(high[1] - low[1]) + 1, int((high[2] - low[2]) / slice_mm) + 1], sitk.sitkFloat32
+    )
+    reference.SetSpacing((1.0, 1.0, slice_mm))
+    reference.SetDirection((1, 0, 0, 0, 1, 0, 0, 0, -1))
+    reference.SetOrigin((float(low[0]), float(low[1]), float(high[2])))
+    axial = sitk.Resample(source, reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+    stack = Volume.from_sitk(axial, f"{image.source} (axial reslice)")
+    return stack, levels_from_vertebra_map(labels, stack)
+
+
+def _neighbours(name: str) -> set:
+    """The discs next to a body, or the bodies next to a disc."""
+    if "-" in name:
+        return set(name.split("-"))
+    rank = LEVEL_ORDER.index(name) if name in LEVEL_ORDER else -9
+    return {
+        f"{LEVEL_ORDER[r]}-{name}" if r < rank else f"{name}-{LEVEL_ORDER[r]}"
+        for r in (rank - 1, rank + 1)
+        if 0 <= r < len(LEVEL_ORDER)
+    } | {f"{name}-S1" if name == "L5" else "", "L5-S1" if name == "S1" else ""} - {""}
+
+
+def score(found: AxialLevels, truth: LevelSlices, trust_all: bool = False) -> Dict[str, int]:
+    """Per labelled slice: correct, near (neighbouring body/disc), wrong, or unverified
+    (`trust_all`: score the names even where they were flagged unverified)."""
+    name_of = {k: n for n, ks in found.slices.items() for k in ks}
+    counts = dict(slices=0, correct=0, near=0, wrong=0, unnamed=0, unverified=0)
+    for name, ks in truth.items():
+        for k in ks:
+            counts["slices"] += 1
+            predicted: Optional[str] = name_of.get(k)
+            if not (found.verified or trust_all):
+                counts["unverified"] += 1
+            elif predicted == name:
+                counts["correct"] += 1
+            elif predicted is None:
+                counts["unnamed"] += 1
+            elif predicted in _neighbours(name):
+                counts["near"] += 1
+            else:
+                counts["wrong"] += 1
+    return counts
+
+
+def load_case(folder: Path) -> Tuple[Volume, LevelSlices]:
+    """The axial stack of a case and the expert level of each slice (none for the real axial case)."""
+    if (folder / "image.nii.gz").exists():
+        return reslice_axial(read_volume(str(folder / "image.nii.gz")), read_volume(str(folder / "labels.nii.gz")))
+    water = read_volume(str(folder / "image_water.nii.gz"))  # real axial stack without level labels
+    fat = read_volume(str(folder / "image_fat.nii.gz"))
+    return water.with_array(water.array.astype(np.float32) + fat.array.astype(np.float32)), {}
+
+
+COLUMNS = (
+    "case",
+    "stack",
+    "slices",
+    "correct",
+    "near",
+    "wrong",
+    "unnamed",
+    "unverified",
+    "named_ok",
+    "named_wrong",
+    "S1",
+    "conf",
+    "verdict",
+)
+
+
+def evaluate(case: str, verbose: bool = False) -> dict:
+    """One table row; named_ok / named_wrong score the names even where they were flagged unverified."""
+    stack, truth = load_case(SHARED / case)
+    found = levels_from_axial(stack)
+    named = score(found, truth, trust_all=True)
+    row = dict(
+        case=case.split("/")[-1],
+        stack=stack.array.shape[0],
+        **score(found, truth),
+        named_ok=named["correct"] + named["near"],
+        named_wrong=named["wrong"],
+        S1="yes" if "S1" in found.slices else "no",
+        conf=f"{found.confidence:.2f}",
+        verdict="verified" if found.verified else "unverified",
+    )
+    if verbose:
+        name_of = {k: n for n, ks in found.slices.items() for k in ks}
+        true_of = {k: n for n, ks in truth.items() for k in ks}
+        print(" ".join(f"{k}:{true_of.get(k, '-')}/{name_of.get(k, '-')}" for k in range(stack.array.shape[0])))
+        print("   notes: " + " | ".join(found.notes))
+    return row
+
+
+def main(argv) -> int:
+    verbose = "-v" in argv
+    cases = [a for a in argv if a != "-v"] or list(SAGITTAL_CASES + AXIAL_CASES)
+    if not SHARED.exists():
+        print(f"real data not available: {SHARED} is absent")
+        return 0
+    widths = [15] + [max(5, len(c)) for c in COLUMNS[1:]]
+    print(" ".join(f"{c:>{w}s}" if i else f"{c:{w}s}" for i, (c, w) in enumerate(zip(COLUMNS, widths))))
+    for case in cases:
+        row = evaluate(case, verbose)
+        print(
+            " ".join(f"{str(row[c]):>{w}s}" if i else f"{row[c]:{w}s}" for i, (c, w) in enumerate(zip(COLUMNS, widths)))
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
