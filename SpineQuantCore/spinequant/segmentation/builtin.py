@@ -45,6 +45,7 @@ def segment_canonical(
         for column, (side, name) in enumerate(SIDES):
             lamina_row = anatomy.lamina[k, column]
             _label_side(labels[k], lean[k], body[k], maps, k, anatomy.midline[k], lamina_row, side, name, spacing)
+    psoas.label_psoas(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
 
 
@@ -88,8 +89,6 @@ def _label_side(out, lean, body, maps, k, mid, lamina_row, side, name, spacing) 
     multifidus, erector = _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamina_row, spacing)
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
-    psoas_mask = psoas.psoas_slice(lean, body, mid, lamina_row, side, spacing, taken=out > 0)
-    out[psoas_mask] = LABEL_OF[f"psoas_{name}"]
 
 
 def _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamina_row, spacing):
