@@ -15,6 +15,7 @@ from . import compartment, landmarks, midline, psoas, split, tissue
 SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
 SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
 FATTY_LEAN_SHARE = 0.85
+FATTY_GROOVE_FAT_FRACTION = 0.5  # recovery is for a multifidus that is mostly fat (median of the groove)
 FRAGMENT_REACH_MM = 20.0  # lean islands of a fatty multifidus lie within ~2 cm of its lean part
 
 
@@ -25,6 +26,7 @@ class Anatomy:
     body: np.ndarray
     midline: np.ndarray  # column per slice
     lamina: np.ndarray  # row per slice and side (left, right)
+    facet: np.ndarray  # lateral reach (mm) of lamina/facet per slice and side (left, right)
     maps: tissue.TissueMaps
 
 
@@ -43,8 +45,10 @@ def segment_canonical(
         if not np.isfinite(anatomy.midline[k]) or not body[k].any():
             continue
         for column, (side, name) in enumerate(SIDES):
-            lamina_row = anatomy.lamina[k, column]
-            _label_side(labels[k], lean[k], body[k], maps, k, anatomy.midline[k], lamina_row, side, name, spacing)
+            lamina_row, facet_mm = anatomy.lamina[k, column], anatomy.facet[k, column]
+            _label_side(
+                labels[k], lean[k], body[k], maps, k, anatomy.midline[k], (lamina_row, facet_mm), side, name, spacing
+            )
     psoas.label_psoas(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
 
@@ -56,7 +60,8 @@ def find_anatomy(image, spacing, water=None, fat=None) -> Anatomy:
     maps = tissue.tissue_maps(image, spacing, body, water, fat)
     mid = midline.midline_columns(maps.fat_fraction, body, spacing)
     lamina = landmarks.lamina_rows(maps.dark, body, mid, spacing)
-    return Anatomy(body, mid, lamina, maps)
+    facet = landmarks.facet_reaches(maps.dark, mid, lamina, spacing)
+    return Anatomy(body, mid, lamina, facet, maps)
 
 
 def split_compartments(labels: np.ndarray, compartments, anatomy: Anatomy, spacing) -> np.ndarray:
@@ -73,19 +78,20 @@ def split_compartments(labels: np.ndarray, compartments, anatomy: Anatomy, spaci
                 continue
             _, lateral_mm = compartment.side_region(merged[k].shape, mid, side, spacing[0])
             multifidus, erector = split.split_compartment(
-                merged[k], anatomy.maps.fat_fraction[k], np.abs(lateral_mm), anatomy.lamina[k, column], spacing
+                merged[k], anatomy.maps.fat_fraction[k], lateral_mm, anatomy.facet[k, column], spacing
             )
             labels[k][erector] = LABEL_OF[f"erector_spinae_{name}"]
             labels[k][multifidus] = LABEL_OF[f"multifidus_{name}"]
     return labels
 
 
-def _label_side(out, lean, body, maps, k, mid, lamina_row, side, name, spacing) -> None:
+def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) -> None:
+    lamina_row, facet_mm = landmark
     if not np.isfinite(lamina_row):
         return
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     mask = compartment.compartment_slice(lean, body, mid, lamina_row, side, spacing)
-    multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, lamina_row, spacing)
+    multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing)
     multifidus, erector = _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamina_row, spacing)
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
@@ -96,13 +102,19 @@ def _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamin
     pixel = spacing[0]
     inside = ndimage.distance_transform_edt(body, sampling=(spacing[1], spacing[0])) > SKIN_MARGIN_MM
     allowed = (
-        region & inside & ~maps.dark[k]
+        region
+        & inside
+        & ~maps.dark[k]
         & compartment.behind_lamina(body.shape, lamina_row, spacing[1])
         & compartment.outside_vertebral_arch(lateral_mm, body.shape, lamina_row, spacing[1])
     )
     rows = np.arange(body.shape[0])[:, None]
     behind = np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], body.shape)
-    anchor = multifidus | split.seeds(allowed & behind, lateral_mm, lamina_row, spacing)[0]
+    groove = split.seeds(allowed & behind, lateral_mm, lamina_row, spacing)[0]
+    # a lean groove means a lean multifidus: its own outline from the compartment is the better one
+    if not groove.any() or np.median(maps.fat_fraction[k][groove]) < FATTY_GROOVE_FAT_FRACTION:
+        return multifidus, erector
+    anchor = multifidus | groove
     near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
     raw_lean = maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION
     fragments = compartment.lean_fragments(raw_lean, allowed & behind & near & ~erector, spacing[0] * spacing[1])

@@ -1,10 +1,9 @@
 """Split one side's posterior compartment into multifidus (medial) and erector spinae (lateral).
 
 The multifidus fills the groove between spinous process and lamina; the erector spinae lies
-lateral to it. A fat plane separates them (bright on fat fraction). A marker-based watershed on
-the fat-fraction relief, seeded in the laminar groove and in the lateral compartment, follows
-that plane where it is visible; a gentle distance-from-groove term keeps the cut anatomical
-where it is not (e.g. severe fatty infiltration, where fat fraction no longer separates them).
+lateral to it. A fat plane separates them (bright on fat fraction) where it is visible; where it
+is not (thin planes, severe fatty infiltration) the line from the facet joint decides.
+The groove seeds also anchor the fatty-muscle recovery.
 """
 
 from __future__ import annotations
@@ -13,15 +12,14 @@ from typing import Tuple
 
 import numpy as np
 from scipy import ndimage
-from skimage.graph import MCP_Geometric
 
-from .compartment import PLANE_RADIUS_MM, _disk_px
+from . import boundary
+from .compartment import PLANE_RADIUS_MM
 
 GROOVE_MM = (4.0, 14.0)  # multifidus seed: beside the spinous process ...
 GROOVE_DEPTH_MM = 12.0  # ... just behind the lamina
+PLANE_LENGTH_MM = 4.0  # the plane between the muscles is centimetres long, marbling streaks are short
 LATERAL_SEED_SHARE = 0.55  # erector spinae seed: the lateral 30 % of the compartment's width
-PLANE_COST = 60.0  # crossing a fat plane costs like ~5 mm of muscle
-MULTIFIDUS_REACH_BIAS = 1.0
 
 
 def seeds(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, spacing) -> Tuple[np.ndarray, np.ndarray]:
@@ -40,37 +38,30 @@ def seeds(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, spacing) 
 
 
 def fat_planes_relief(fat_fraction: np.ndarray, spacing) -> np.ndarray:
-    """How much fattier than its surroundings a voxel is: high on the plane between the muscles."""
-    footprint = _disk_px(PLANE_RADIUS_MM, spacing[0])
-    return fat_fraction - ndimage.grey_opening(fat_fraction, footprint=footprint)
+    """How much fattier than its left and right neighbours a voxel is, averaged along the rows.
 
-
-def _geodesic_distance(cost: np.ndarray, seed: np.ndarray, spacing) -> np.ndarray:
-    """Cheapest path length (mm x cost) from the seed through the compartment."""
-    walker = MCP_Geometric(cost, sampling=(spacing[1], spacing[0]))
-    distance, _ = walker.find_costs(np.argwhere(seed))
-    return distance
+    The plane between multifidus and erector spinae runs front to back; marbling streaks and vessels
+    inside the muscles are short and run any way. A horizontal top-hat keeps thin front-to-back
+    lines, and smoothing along the rows keeps only the long ones.
+    """
+    width = max(3, 2 * int(round(PLANE_RADIUS_MM / spacing[0])) + 1)
+    relief = fat_fraction - ndimage.grey_opening(fat_fraction, size=(1, width))
+    return ndimage.gaussian_filter1d(relief, PLANE_LENGTH_MM / spacing[1], axis=0)
 
 
 def split_compartment(
-    mask: np.ndarray, fat_fraction: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, spacing
+    mask: np.ndarray, fat_fraction: np.ndarray, lateral_mm: np.ndarray, facet_mm: float, spacing
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """(multifidus, erector spinae) masks of one side of one slice.
+    """(multifidus, erector spinae) masks of one side of one slice, cut along the optimal seam.
 
-    Each voxel goes to the seed it reaches more cheaply; crossing a fat plane is expensive, so the
-    cut follows the plane where one shows and falls between the seeds where none does.
+    The seam follows a fat plane where one shows and the anatomical line from the facet joint
+    where none does (boundary.py).
     """
     if not mask.any():
         return mask.copy(), mask.copy()
-    groove, outer = seeds(mask, lateral_mm, lamina_row, spacing)
-    if not groove.any() or not outer.any():
-        return np.zeros_like(mask), mask.copy()
     rows, columns = np.nonzero(mask)
     box = (slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1))
-    plane = np.clip(fat_planes_relief(fat_fraction, spacing)[box], 0, None)
-    cost = np.where(mask[box], 1.0 + PLANE_COST * plane, np.inf)
-    to_groove = _geodesic_distance(cost, groove[box], spacing)
-    to_outer = _geodesic_distance(cost, outer[box], spacing)
-    multifidus = np.zeros_like(mask)
-    multifidus[box] = mask[box] & (to_groove * MULTIFIDUS_REACH_BIAS < to_outer)
+    relief = np.zeros(mask.shape, np.float32)
+    relief[box] = np.clip(fat_planes_relief(fat_fraction[box], spacing), 0, None)
+    multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, facet_mm, spacing)
     return multifidus, mask & ~multifidus
