@@ -25,9 +25,16 @@ from spinequant.vbq import measure_vbq  # noqa: E402
 from spinequant.vbq.view import SagittalView  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
-CASES = ("sagittal_t1/VB1_06_AKs6", "sagittal_t1/VB1_10_DzZ_T1", "sagittal_other/VB1_07_AKs7",
-         "sagittal_other/VB1_11_DzZ_T2", "sagittal_other/VB2_02", "sagittal_other/VB2_05",
-         "sagittal_other/VB3_01", "sagittal_other/VB3_10")
+CASES = (
+    "sagittal_t1/VB1_06_AKs6",
+    "sagittal_t1/VB1_10_DzZ_T1",
+    "sagittal_other/VB1_07_AKs7",
+    "sagittal_other/VB1_11_DzZ_T2",
+    "sagittal_other/VB2_02",
+    "sagittal_other/VB2_05",
+    "sagittal_other/VB3_01",
+    "sagittal_other/VB3_10",
+)
 CODES = {"T10": 17, "T11": 18, "T12": 19, "L1": 20, "L2": 21, "L3": 22, "L4": 23, "L5": 24, "S1": 26}
 
 
@@ -61,11 +68,21 @@ def evaluate(case: str, verbose: bool = False) -> dict:
         if mask.any():
             means.append(float(result.view_image[mask].mean()))
     reference = float(np.median(means)) if means else float("nan")
-    row = {"case": case.split("/")[-1], "slice": result.slice_index,
-           "label_slice": float(np.nonzero(labels)[0].mean()), "labels_ok": not wrong, "wrong": wrong,
-           "inside": inside, "numerator_error": 100 * (result.numerator / reference - 1), "vbq": result.vbq,
-           "category": result.category, "seconds": seconds, "sacrum": result.sacrum_found,
-           "confidence": result.labelling_confidence, "csf_level": result.csf_level}
+    row = {
+        "case": case.split("/")[-1],
+        "slice": result.slice_index,
+        "label_slice": float(np.nonzero(labels)[0].mean()),
+        "labels_ok": not wrong,
+        "wrong": wrong,
+        "inside": inside,
+        "numerator_error": 100 * (result.numerator / reference - 1),
+        "vbq": result.vbq,
+        "category": result.category,
+        "seconds": seconds,
+        "sacrum": result.sacrum_found,
+        "confidence": result.labelling_confidence,
+        "csf_level": result.csf_level,
+    }
     if verbose:
         print(f"  {row['case']}: centres {result.view_centres}")
         print(f"    notes {result.notes}\n    warnings {result.warnings}\n    excluded {result.excluded}")
@@ -75,15 +92,19 @@ def evaluate(case: str, verbose: bool = False) -> dict:
 def main(arguments) -> int:
     verbose = "-v" in arguments
     cases = [a for a in arguments if a != "-v"] or CASES
-    print(f"{'case':14s} {'k':>3s} {'k_lab':>5s} {'labels':7s} {'S1':3s} {'conf':4s} "
-          f"{'inside L1-L4':23s} {'num err':>7s} {'VBQ':>6s} {'CSF':3s} {'s':>5s}  category")
+    print(
+        f"{'case':14s} {'k':>3s} {'k_lab':>5s} {'labels':7s} {'S1':3s} {'conf':4s} "
+        f"{'inside L1-L4':23s} {'num err':>7s} {'VBQ':>6s} {'CSF':3s} {'s':>5s}  category"
+    )
     for case in cases:
         r = evaluate(case, verbose)
         inside = " ".join(f"{v:.2f}" for v in r["inside"].values())
         labels = "yes" if r["labels_ok"] else "NO " + ",".join(r["wrong"])
-        print(f"{r['case']:14s} {r['slice']:3d} {r['label_slice']:5.1f} {labels:7s} {'y' if r['sacrum'] else 'n':3s} "
-              f"{r['confidence']:4.2f} {inside:23s} {r['numerator_error']:+6.1f}% {r['vbq']:6.3f} "
-              f"{r['csf_level']:3s} {r['seconds']:5.2f}  {r['category']}")
+        print(
+            f"{r['case']:14s} {r['slice']:3d} {r['label_slice']:5.1f} {labels:7s} {'y' if r['sacrum'] else 'n':3s} "
+            f"{r['confidence']:4.2f} {inside:23s} {r['numerator_error']:+6.1f}% {r['vbq']:6.3f} "
+            f"{r['csf_level']:3s} {r['seconds']:5.2f}  {r['category']}"
+        )
     return 0
 
 

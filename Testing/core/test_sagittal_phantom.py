@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spinequant.phantoms.sagittal import make_sagittal_phantom
+from spinequant.phantoms.sagittal import VERSE_CODES, make_sagittal_phantom
 from spinequant.vbq import measure_vbq
+from spinequant.vbq.view import SagittalView
 
 
 def test_phantom_is_deterministic():
@@ -15,13 +16,17 @@ def test_phantom_is_deterministic():
     assert a.vbq == b.vbq
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", range(10))
 def test_phantom_vbq_recovered_within_two_percent(seed):
     phantom = make_sagittal_phantom(seed)
     result = measure_vbq(phantom.volume)
     assert abs(result.vbq / phantom.vbq - 1) < 0.02
     assert result.levels_used == ["L1", "L2", "L3", "L4"]
     assert result.csf_level == "L3"
+    labels = SagittalView.of(phantom.labels).slice_image(result.slice_index).round().astype(int)
+    for level in ("L1", "L2", "L3", "L4", "L5"):
+        assert labels[result.view_centres[level]] == VERSE_CODES[level], level
+    assert abs(result.slice_index - phantom.midline_slice) <= 4  # the sac is +-9 mm, bodies +-22 mm wide
 
 
 def test_fractured_level_is_flagged_and_left_out():

@@ -51,8 +51,10 @@ def test_axial_volume_is_refused():
         measure_vbq(axial)
 
 
-@pytest.mark.parametrize("array", [np.zeros((20, 120, 200), np.float32),
-                                   np.random.default_rng(0).normal(100, 30, (20, 120, 200)).astype(np.float32)])
+@pytest.mark.parametrize(
+    "array",
+    [np.zeros((20, 120, 200), np.float32), np.random.default_rng(0).normal(100, 30, (20, 120, 200)).astype(np.float32)],
+)
 def test_volume_without_spine_is_refused(phantom, array):
     volume = Volume(array, (1, 1, 1), direction=phantom.volume.direction, source="blank.nii.gz")
     with pytest.raises(InputError, match="blank|no vertebral column"):

@@ -18,8 +18,15 @@ from ..imageio import Volume
 
 LEVELS = ("T12", "L1", "L2", "L3", "L4", "L5", "S1")
 DIRECTION = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])  # columns: I->inferior, J->P, K->L
-SIGNAL = {"background": 0.0, "soft_tissue": 150.0, "fat": 380.0, "disc": 170.0, "cortex": 25.0,
-          "csf": 100.0, "posterior_bone": 260.0}
+SIGNAL = {
+    "background": 0.0,
+    "soft_tissue": 150.0,
+    "fat": 380.0,
+    "disc": 170.0,
+    "cortex": 25.0,
+    "csf": 100.0,
+    "posterior_bone": 260.0,
+}
 
 
 @dataclass
@@ -45,9 +52,14 @@ def _rotated_box(rows, cols, centre, half_height, half_depth, angle_deg):
     return (np.abs(u) <= half_height) & (np.abs(v) <= half_depth)
 
 
-def make_sagittal_phantom(seed: int = 0, fractured_level: Optional[str] = None, noise_sigma: float = 6.0,
-                          bias_amplitude: float = 0.02, slices: int = 31, midline_offset: int = 3
-                          ) -> SagittalPhantom:
+def make_sagittal_phantom(
+    seed: int = 0,
+    fractured_level: Optional[str] = None,
+    noise_sigma: float = 6.0,
+    bias_amplitude: float = 0.02,
+    slices: int = 31,
+    midline_offset: int = 3,
+) -> SagittalPhantom:
     rng = np.random.default_rng(seed)
     n_si, n_ap = 300, 180
     marrow = {name: float(rng.uniform(260, 340)) for name in LEVELS}
@@ -68,7 +80,7 @@ def make_sagittal_phantom(seed: int = 0, fractured_level: Optional[str] = None, 
         plane_labels = np.zeros((n_si, n_ap), dtype=np.uint8)
         width = np.sqrt(max(0.0, 1.0 - (x / 22.0) ** 2))  # bodies are ~44 mm wide cylinders
         if width > 0:
-            plane[5:n_si - 5, 30:120][(cols[5:n_si - 5, 30:120] < 40)] = SIGNAL["fat"]
+            plane[5 : n_si - 5, 30:120][(cols[5 : n_si - 5, 30:120] < 40)] = SIGNAL["fat"]
             for name in LEVELS:
                 row, col = centres[name]
                 height = body_height * (0.68 if name == fractured_level else 1.0)
@@ -81,11 +93,18 @@ def make_sagittal_phantom(seed: int = 0, fractured_level: Optional[str] = None, 
                 plane_labels[outer] = VERSE_CODES[name]
             for upper, lower in zip(LEVELS[:-1], LEVELS[1:]):
                 (r0, c0), (r1, c1) = centres[upper], centres[lower]
-                disc = _rotated_box(rows, cols, ((r0 + r1) / 2, (c0 + c1) / 2), 9.0, 0.5 * body_depth * width,
-                                    12.0 if lower == "S1" else 0.0)
+                disc = _rotated_box(
+                    rows,
+                    cols,
+                    ((r0 + r1) / 2, (c0 + c1) / 2),
+                    9.0,
+                    0.5 * body_depth * width,
+                    12.0 if lower == "S1" else 0.0,
+                )
                 plane[disc & (plane_labels == 0)] = SIGNAL["disc"]
-        posterior_wall = np.interp(rows[:, 0], [centres[n][0] for n in LEVELS],
-                                   [centres[n][1] + body_depth / 2 for n in LEVELS])
+        posterior_wall = np.interp(
+            rows[:, 0], [centres[n][0] for n in LEVELS], [centres[n][1] + body_depth / 2 for n in LEVELS]
+        )
         wall = posterior_wall[:, None]
         if x <= 9:  # thecal sac between epidural fat layers
             sac = (cols > wall + 2) & (cols <= wall + 14) & (rows > 5) & (rows < centres["S1"][0])

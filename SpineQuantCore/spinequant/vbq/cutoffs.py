@@ -21,12 +21,12 @@ class Cutoff:
 PRESETS: Dict[str, Cutoff] = {
     # Ehresman J et al. Spine J 2020;20(4):556-562: VBQ >= 3.0 separated osteopenia/osteoporosis
     # (DXA) from normal BMD on lumbar T1 MRI (AUC 0.81).
-    "ehresman2020": Cutoff(3.0, "osteopenia/osteoporosis by DXA",
-                           "Ehresman et al., Spine J 2020;20(4):556-562"),
+    "ehresman2020": Cutoff(3.0, "osteopenia/osteoporosis by DXA", "Ehresman et al., Spine J 2020;20(4):556-562"),
     # Cervical VBQ predicting zero-profile cage subsidence after ACDF: threshold 2.68 (AUC 0.785),
     # World Neurosurg 2024;182:e377-e385. Cervical, not lumbar: for comparison only.
-    "cervical_subsidence2024": Cutoff(2.68, "cage subsidence after ACDF (cervical VBQ)",
-                                      "World Neurosurg 2024;182:e377-e385"),
+    "cervical_subsidence2024": Cutoff(
+        2.68, "cage subsidence after ACDF (cervical VBQ)", "World Neurosurg 2024;182:e377-e385"
+    ),
 }
 DEFAULT_PRESET = "ehresman2020"
 

@@ -9,7 +9,7 @@ tall with ~8-12 mm discs, i.e. a 30-45 mm centre spacing in adults.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -24,6 +24,11 @@ MIN_DISC_CONTRAST = 0.12  # the disc band differs from the bodies by at least th
 MAX_DISC_SHARE = 0.55  # ... over at most this share of the path between the two centres
 DISC_BAND_HALF_WIDTH = 11  # mm either side of the path, the A-P width of the sampled band
 MAX_CANDIDATES = 400
+MAX_STEP_RATIO = 1.25  # consecutive spacings differ by less (body and disc heights change slowly)
+REGULARITY_WEIGHT = 0.0  # score lost per unit of log step ratio beyond that
+MIN_COLUMN_GAP_MM = 20  # bodies lie >= 20 mm in front of the spinous processes (canal in between)
+MIN_PARALLEL_OVERLAP = 0.6  # share of the chain's S-I span a parallel anterior chain must cover ...
+MIN_PARALLEL_SCORE = 0.75  # ... and the share of its score (bowel loops in front score far lower)
 
 
 @dataclass
@@ -47,48 +52,74 @@ def body_likeness(image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return score, mean
 
 
-def path_profile(image: np.ndarray, start, end) -> np.ndarray:
-    """Mean of a 3-pixel-tall band across the body width along the straight path start->end."""
+def band_means(image: np.ndarray) -> np.ndarray:
+    """Mean of a 3-pixel-tall band across the body width around every pixel (sampled along disc paths)."""
+    return ndi.uniform_filter(image, (3, 2 * DISC_BAND_HALF_WIDTH + 1), mode="nearest")
+
+
+def path_profile(bands: np.ndarray, start, end) -> np.ndarray:
+    """Band means (see band_means) along the straight path start->end, one value per row."""
     (r0, c0), (r1, c1) = start, end
-    values = []
-    for row in range(int(r0), int(r1) + 1):
-        t = (row - r0) / max(r1 - r0, 1)
-        col = int(round(c0 + t * (c1 - c0)))
-        left, right = max(col - DISC_BAND_HALF_WIDTH, 0), col + DISC_BAND_HALF_WIDTH + 1
-        band = image[max(row - 1, 0):row + 2, left:right]
-        values.append(band.mean() if band.size else 0.0)
-    return np.asarray(values)
+    rows = np.arange(int(r0), int(r1) + 1)
+    cols = np.rint(c0 + (rows - r0) / max(r1 - r0, 1) * (c1 - c0)).astype(int)
+    return bands[rows, np.clip(cols, 0, bands.shape[1] - 1)]
 
 
-def disc_between(image: np.ndarray, upper, lower, upper_mean: float, lower_mean: float) -> float:
-    """Contrast of the disc band between two body centres, or 0 when the path does not look like one."""
-    profile = path_profile(image, upper, lower)
-    reference = 0.5 * (upper_mean + lower_mean)
-    deviation = np.abs(profile - reference) / max(reference, 1e-6)
+def _disc_band(profile: np.ndarray, deviation: np.ndarray) -> Tuple[float, float]:
+    """(contrast, centre 0..1 of the band) when `deviation` peaks in a thin band mid-way, else (0, 0.5)."""
     peak = int(np.argmax(deviation))
     contrast = float(deviation[peak])
     if contrast < MIN_DISC_CONTRAST:
-        return 0.0
+        return 0.0, 0.5
     if not 0.2 <= peak / len(profile) <= 0.8:  # the disc lies between the bodies, not at a centre
-        return 0.0
-    if np.mean(deviation > 0.5 * contrast) > MAX_DISC_SHARE:  # a thin disc, not a whole body between
-        return 0.0
-    return contrast
+        return 0.0, 0.5
+    band = deviation > 0.5 * contrast
+    if np.mean(band) > MAX_DISC_SHARE:  # a thin disc, not a whole body between
+        return 0.0, 0.5
+    run = ndi.label(band)[0]
+    rows = np.nonzero(run == run[peak])[0]
+    return contrast, 0.5 * (rows[0] + rows[-1]) / max(len(profile) - 1, 1)
 
 
-def find_body_chain(image: np.ndarray) -> Chain:
-    """Best-scoring superior->inferior chain of body centres (dynamic programming over candidates)."""
-    smooth = ndi.gaussian_filter(image.astype(np.float32), 1.0)
-    score, core_mean = body_likeness(smooth)
-    peaks = peak_local_max(score, min_distance=5, threshold_abs=0.2, num_peaks=MAX_CANDIDATES,
-                           exclude_border=10)
-    if len(peaks) == 0:
-        return Chain([], 0.0, [])
-    peaks = peaks[np.lexsort((peaks[:, 1], peaks[:, 0]))]
-    node = np.array([score[r, c] for r, c in peaks])
-    best = node.copy()
-    previous = -np.ones(len(peaks), dtype=int)
-    link_contrast = np.zeros(len(peaks))
+def disc_on_path(bands: np.ndarray, upper, lower, upper_mean: float, lower_mean: float) -> Tuple[float, float]:
+    """(contrast, position 0..1 of the disc band's centre) between two body centres; contrast 0 when the path
+    does not look like a disc between two bodies.
+
+    The disc differs from the mean of the two bodies (a disc brighter than a dark, patchy body still counts)
+    or from the nearer of the two (bodies of different marrow signal are not a disc between them).
+    """
+    profile = path_profile(bands, upper, lower)
+    reference = max(0.5 * (upper_mean + lower_mean), 1e-6)
+    from_mean = _disc_band(profile, np.abs(profile - reference) / reference)
+    nearer = np.minimum(np.abs(profile - upper_mean), np.abs(profile - lower_mean)) / reference
+    return max(from_mean, _disc_band(profile, nearer))
+
+
+def disc_between(bands: np.ndarray, upper, lower, upper_mean: float, lower_mean: float) -> float:
+    return disc_on_path(bands, upper, lower, upper_mean, lower_mean)[0]
+
+
+def centre_between_discs(chain: Chain, bands: np.ndarray, core_mean: np.ndarray) -> Chain:
+    """Move each inner body centre to mid-way between the discs above and below it.
+
+    A body whose marrow is patchy or as dark as its discs peaks off-centre in homogeneity (sometimes at
+    its endplate); the two discs that bound it are more reliable than its own texture.
+    """
+    centres = chain.centres
+    discs = []
+    for upper, lower in zip(centres[:-1], centres[1:]):
+        _, t = disc_on_path(bands, upper, lower, core_mean[upper], core_mean[lower])
+        discs.append(upper[0] + t * (lower[0] - upper[0]))
+    moved = list(centres)
+    for index in range(1, len(centres) - 1):
+        row = int(round(0.5 * (discs[index - 1] + discs[index])))
+        moved[index] = (row, centres[index][1])
+    return Chain(moved, chain.score, chain.disc_contrasts)
+
+
+def _links(bands: np.ndarray, core_mean: np.ndarray, peaks: np.ndarray) -> List[Tuple[int, int, float]]:
+    """Every plausible (upper, lower, disc contrast) pair of candidates: spacing, tilt, signal and disc."""
+    links = []
     for b, (rb, cb) in enumerate(peaks):
         for a in range(b - 1, -1, -1):
             ra, ca = peaks[a]
@@ -100,19 +131,87 @@ def find_body_chain(image: np.ndarray) -> Chain:
             ma, mb = core_mean[ra, ca], core_mean[rb, cb]
             if abs(ma - mb) > MAX_SIGNAL_STEP * max(ma, mb):
                 continue
-            if best[a] + node[b] + 1.0 <= best[b]:
-                continue  # cannot win even with the strongest disc
-            contrast = disc_between(smooth, (ra, ca), (rb, cb), ma, mb)
-            if contrast <= 0.0:
-                continue
-            total = best[a] + node[b] + min(contrast, 1.0)
-            if total > best[b]:
-                best[b], previous[b], link_contrast[b] = total, a, contrast
-    end = int(np.argmax(best))
-    path = []
+            contrast = disc_between(bands, (ra, ca), (rb, cb), ma, mb)
+            if contrast > 0.0:
+                links.append((a, b, min(contrast, 1.0)))
+    return links
+
+
+def _irregularity(step_above: float, step: float) -> float:
+    """Penalty for a step that is not about as long as the one above (heights change slowly along the spine)."""
+    return REGULARITY_WEIGHT * max(0.0, abs(np.log(step / step_above)) - np.log(MAX_STEP_RATIO))
+
+
+def _best_chain(bands: np.ndarray, score: np.ndarray, core_mean: np.ndarray, peaks: np.ndarray) -> Chain:
+    """Best-scoring superior->inferior chain through `peaks`: dynamic programming over links (pairs), so
+    that the regularity of consecutive steps can be scored; a body skipped for a disc breaks it."""
+    if len(peaks) == 0:
+        return Chain([], 0.0, [])
+    peaks = peaks[np.lexsort((peaks[:, 1], peaks[:, 0]))]
+    node = np.array([score[r, c] for r, c in peaks])
+    links = _links(bands, core_mean, peaks)
+    if not links:
+        top = int(np.argmax(node))
+        return Chain([(int(peaks[top][0]), int(peaks[top][1]))], float(node[top]), [])
+    into: Dict[int, List[int]] = {}
+    total = np.zeros(len(links))
+    parent = -np.ones(len(links), dtype=int)
+    for index, (a, b, contrast) in enumerate(links):  # links are ordered by their lower body
+        step = peaks[b][0] - peaks[a][0]
+        total[index] = node[a] + node[b] + contrast
+        for before in into.get(a, []):
+            z = links[before][0]
+            candidate = total[before] + node[b] + contrast - _irregularity(peaks[a][0] - peaks[z][0], step)
+            if candidate > total[index]:
+                total[index], parent[index] = candidate, before
+        into.setdefault(b, []).append(index)
+    end = int(np.argmax(total))
+    path, contrasts = [links[end][1]], []
     while end >= 0:
-        path.append(end)
-        end = previous[end]
+        path.append(links[end][0])
+        contrasts.append(links[end][2])
+        end = parent[end]
     path.reverse()
+    contrasts.reverse()
     centres = [(int(peaks[p][0]), int(peaks[p][1])) for p in path]
-    return Chain(centres, float(best.max()), [float(link_contrast[p]) for p in path[1:]])
+    return Chain(centres, float(total.max()), [float(c) for c in contrasts])
+
+
+def _anterior_of(chain: Chain, peaks: np.ndarray) -> np.ndarray:
+    """Candidates clearly in front of the chain (its column interpolated at their rows)."""
+    rows = np.array([c[0] for c in chain.centres], dtype=float)
+    cols = np.array([c[1] for c in chain.centres], dtype=float)
+    front = peaks[:, 1] < np.interp(peaks[:, 0], rows, cols) - MIN_COLUMN_GAP_MM
+    return peaks[front]
+
+
+def find_body_chain(image: np.ndarray) -> Chain:
+    """The chain of vertebral bodies: the best chain, or a parallel chain in front of it.
+
+    Behind the bodies, spinous processes (and off the midline the articular pillars) also form a regular
+    column of marrow blocks with the same spacing; the bodies are always the anterior column, so a chain
+    in front of the best one that is about as long and spans the same levels wins.
+    """
+    smooth = ndi.gaussian_filter(image.astype(np.float32), 1.0)
+    score, core_mean = body_likeness(smooth)
+    bands = band_means(smooth)
+    peaks = peak_local_max(score, min_distance=5, threshold_abs=0.2, num_peaks=MAX_CANDIDATES, exclude_border=10)
+    chain = _best_chain(bands, score, core_mean, peaks)
+    for _ in range(2):
+        if len(chain.centres) < 3:
+            break
+        front = _best_chain(bands, score, core_mean, _anterior_of(chain, peaks))
+        span = chain.centres[-1][0] - chain.centres[0][0]
+        overlap = (
+            min(front.centres[-1][0], chain.centres[-1][0]) - max(front.centres[0][0], chain.centres[0][0])
+            if front.centres
+            else 0
+        )
+        if (
+            len(front.centres) < max(3, len(chain.centres) - 1)
+            or overlap < MIN_PARALLEL_OVERLAP * span
+            or front.score < MIN_PARALLEL_SCORE * chain.score
+        ):
+            break
+        chain = front
+    return centre_between_discs(chain, bands, core_mean)

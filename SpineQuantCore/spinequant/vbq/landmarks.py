@@ -32,7 +32,7 @@ def read_landmarks(path: str) -> Dict[str, np.ndarray]:
 
 def parse_landmarks(data, source: str = "landmarks") -> Dict[str, np.ndarray]:
     if not isinstance(data, dict):
-        raise InputError(source, "must be a JSON object {\"L1\": [x, y, z], ...}")
+        raise InputError(source, 'must be a JSON object {"L1": [x, y, z], ...}')
     system = str(data.get("coordinate_system", "LPS")).upper()
     if system not in ("LPS", "RAS"):
         raise InputError(source, f"coordinate_system {system!r} is not LPS or RAS")

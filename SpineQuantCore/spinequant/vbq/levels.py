@@ -1,9 +1,10 @@
 """Naming the bodies of a chain by counting up from the sacrum (S1 = first sacral segment).
 
 S1 is recognised by the lumbosacral junction: the step from L5 to S1 turns sharply posterior
-(lumbosacral angle) and is shorter than the lumbar spacing because S1 is tilted and its disc wedge-
-shaped. Either the chain already holds that step, or S1 was found by its own search below the chain
-(sacrum.py), which also drops pelvic look-alike bodies below L5. When neither sees S1 the sacrum is taken
+(lumbosacral angle) and is not longer than the lumbar spacing (usually shorter: S1 is tilted and its disc
+wedge-shaped; with a thick L5-S1 disc about as long). Either the chain already holds that step, or S1
+was found by its own search below the chain (sacrum.py), which also drops pelvic look-alike bodies below
+L5. When neither sees S1 the sacrum is taken
 as out of view (or not found): the lowest body is called L5 and the labelling is marked low-confidence
 for a human to confirm.
 """
@@ -20,7 +21,7 @@ from .sacrum import Sacrum
 LEVEL_NAMES_UP_FROM_S1 = ("S1", "L5", "L4", "L3", "L2", "L1", "T12", "T11", "T10", "T9", "T8", "T7")
 LUMBAR = ("L1", "L2", "L3", "L4", "L5")
 MIN_SACRAL_TILT = 0.38  # A-P shift / S-I step of the L5->S1 step (~21 degrees off the column axis)
-MAX_SACRAL_STEP = 0.88  # L5->S1 step as a fraction of the median lumbar spacing
+MAX_SACRAL_STEP = 1.15  # L5->S1 step as a fraction of the median lumbar spacing (about as long or shorter)
 
 
 @dataclass
@@ -57,8 +58,10 @@ def name_levels(centres: List[Tuple[int, int]], sacrum: Sacrum | None = None) ->
         centres = list(centres[: sacrum.l5_index + 1]) + [tuple(sacrum.s1)]
         s1 = len(centres) - 1
         if sacrum.dropped_tail:
-            notes.append(f"{sacrum.dropped_tail} body-like block(s) below L5 left out (not in line with the "
-                         "lumbosacral junction)")
+            notes.append(
+                f"{sacrum.dropped_tail} body-like block(s) below L5 left out (not in line with the "
+                "lumbosacral junction)"
+            )
     if s1 is not None:
         anchor, anchor_rank = s1, 0
         kept = centres[: s1 + 1]
@@ -68,8 +71,10 @@ def name_levels(centres: List[Tuple[int, int]], sacrum: Sacrum | None = None) ->
         anchor, anchor_rank = len(centres) - 1, 1
         kept = centres
         confidence = 0.4
-        notes.append("sacrum not identified in the field of view: the lowest body found was called L5; "
-                     "a human must confirm the levels")
+        notes.append(
+            "sacrum not identified in the field of view: the lowest body found was called L5; "
+            "a human must confirm the levels"
+        )
     named: Dict[str, Tuple[int, int]] = {}
     for index, centre in enumerate(kept):
         rank = anchor_rank + (anchor - index)

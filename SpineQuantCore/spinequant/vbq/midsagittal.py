@@ -1,24 +1,99 @@
-"""The mid-sagittal slice from anatomy: the plane of left-right mirror symmetry of the spine.
+"""The mid-sagittal slice from anatomy: the left-right centre of the thecal sac and of the vertebral bodies.
 
-The vertebral column (bodies, canal, spinous processes) is bilaterally symmetric about the
-mid-sagittal plane, so slice k0 is the midline when slices k0-d and k0+d look alike for d = 2..8 mm
-within the spine band. Only the band is compared (flank tissue is not symmetric in a thin slab), and
-the sharpest symmetry peak wins (slab edges give broad plateaus, the midline a sharp peak).
+Both structures are bilaterally symmetric about the mid-sagittal plane, so the plane is the centre of their
+left-right extent across the slab:
+- the thecal sac (CSF column directly behind the bodies) is ~15-25 mm wide and bounded by the pedicles
+  (interpedicular distance of the lumbar canal ~20-30 mm; Eisenstein 1977, JBJS Br 59:173), so its
+  extent is almost always inside the slab, and off the midline the column behind the body turns into
+  pedicle bone or foraminal fat;
+- the bodies are ~40-50 mm wide, so their extent is a good second estimate when the slab covers them.
+Presence is measured per slice at the body centres and canal columns found on one reference slice, with
+signal tolerances relative to that slice's marrow and CSF, so the method is contrast-agnostic. The
+reference slice is the bodies' centre, or, when the slab is narrower than the bodies, the plane of mirror
+symmetry of the spine band (the canal found far off the midline would be foraminal, not the sac).
 """
 
 from __future__ import annotations
 
-from typing import Tuple
+from dataclasses import dataclass
+from typing import List, Tuple
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from .detect import Chain
+from .rois import body_region, find_canal
 from .view import SagittalView
 
+BODY_CORE_HALF_MM = (9, 13)  # (S-I, A-P) half sizes of the core sampled in each slice
+BODY_TOLERANCE = 0.25  # of the marrow signal
+CANAL_HALF_MM = (5, 3)
+CANAL_TOLERANCE = 0.2  # of the marrow-CSF contrast: tight, so muscle and fat lateral to the sac do not count
+CANAL_WIDTH_MM = (6, 40)  # plausible left-right extent of the sac's CSF column
+SPACING_FOR_ROI_MM = 35.0
 MIRROR_OFFSETS_MM = (2, 3, 4, 5, 6, 7, 8)
 PEAK_HALF_WIDTH_MM = 7
 BAND_ANTERIOR_MM, BAND_POSTERIOR_MM = 25, 60  # bodies' anterior margin to spinous processes
+
+
+@dataclass
+class Midline:
+    slice_index: int
+    method: str  # how it was found, for the notes
+    canal_extent: Tuple[int, int] | None
+    body_extent: Tuple[int, int] | None
+
+
+def _extent(profile: np.ndarray, near: int) -> Tuple[int, int] | None:
+    """Half-maximum run of the profile nearest to slice `near`, or None when it is not closed in the slab."""
+    top = float(np.max(profile))
+    if top <= 0:
+        return None
+    above = profile >= 0.5 * top
+    labels, count = ndi.label(above)
+    runs = [np.nonzero(labels == index)[0] for index in range(1, count + 1)]
+    run = min(runs, key=lambda r: 0 if r[0] <= near <= r[-1] else min(abs(r[0] - near), abs(r[-1] - near)))
+    if run[0] == 0 or run[-1] == len(profile) - 1:
+        return None  # the structure runs out of the slab: its centre is unknown
+    return int(run[0]), int(run[-1])
+
+
+def _smoothed_slices(view: SagittalView) -> List[np.ndarray]:
+    return [ndi.gaussian_filter(view.slice_image(k), 1.0) for k in range(view.volume.array.shape[0])]
+
+
+def body_presence(slices: List[np.ndarray], chain: Chain, k_ref: int) -> np.ndarray:
+    """Per slice: mean share of each body core that has the marrow signal of the reference slice."""
+    hr, hc = BODY_CORE_HALF_MM
+    reference = slices[k_ref]
+    profile = np.zeros(len(slices))
+    for row, col in chain.centres:
+        marrow = float(np.median(reference[max(row - 4, 0) : row + 5, max(col - 4, 0) : col + 5]))
+        for k, image in enumerate(slices):
+            core = image[max(row - hr, 0) : row + hr + 1, max(col - hc, 0) : col + hc + 1]
+            profile[k] += np.mean(np.abs(core - marrow) <= BODY_TOLERANCE * marrow)
+    return profile / max(len(chain.centres), 1)
+
+
+def canal_presence(slices: List[np.ndarray], chain: Chain, k_ref: int) -> np.ndarray:
+    """Per slice: mean share of the canal column behind each body that has the CSF signal of the reference."""
+    reference = slices[k_ref]
+    hr, hc = CANAL_HALF_MM
+    profile = np.zeros(len(slices))
+    used = 0
+    for row, col in chain.centres:
+        canal = find_canal(reference, body_region(reference, (row, col), SPACING_FOR_ROI_MM), (row, col))
+        if canal.centre is None or canal.problem:
+            continue
+        c = canal.centre[1]
+        marrow = float(np.median(reference[max(row - 3, 0) : row + 4, max(col - 3, 0) : col + 4]))
+        csf = float(np.median(reference[max(row - hr, 0) : row + hr + 1, max(c - 2, 0) : c + 3]))
+        tolerance = CANAL_TOLERANCE * abs(marrow - csf)
+        for k, image in enumerate(slices):
+            column = image[max(row - hr, 0) : row + hr + 1, max(c - hc, 0) : c + hc + 1]
+            profile[k] += np.mean(np.abs(column - csf) <= tolerance)
+        used += 1
+    return profile / max(used, 1)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -28,33 +103,50 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / denominator if denominator > 0 else 0.0
 
 
-def symmetry_profile(view: SagittalView, chain: Chain) -> np.ndarray:
-    """Mirror similarity of each slice (NaN where the offsets leave the slab)."""
+def symmetry_slice(slices: List[np.ndarray], chain: Chain, slice_spacing: float) -> int | None:
+    """The sharpest peak of left-right mirror similarity of the spine band (slices k-d and k+d alike for
+    d = 2..8 mm), or None when the slab is too thin to tell."""
     centres = np.array(chain.centres)
     r0, r1 = centres[:, 0].min(), centres[:, 0].max() + 1
     c0 = max(int(centres[:, 1].min()) - BAND_ANTERIOR_MM, 0)
     c1 = int(centres[:, 1].max()) + BAND_POSTERIOR_MM
-    n = view.volume.array.shape[0]
-    band = np.stack([view.slice_image(k)[r0:r1, c0:c1] for k in range(n)])
-    band = ndi.gaussian_filter(band, (0, 1.5, 1.5))
-    offsets = sorted({max(1, int(round(d / view.slice_spacing))) for d in MIRROR_OFFSETS_MM})
+    band = np.stack([image[r0:r1, c0:c1] for image in slices])
+    offsets = sorted({max(1, int(round(d / slice_spacing))) for d in MIRROR_OFFSETS_MM})
+    n = len(slices)
     profile = np.full(n, np.nan)
     for k0 in range(offsets[-1], n - offsets[-1]):
         profile[k0] = np.mean([_correlation(band[k0 - d].ravel(), band[k0 + d].ravel()) for d in offsets])
-    return profile
-
-
-def find_midsagittal_slice(view: SagittalView, chain: Chain) -> Tuple[int, float]:
-    """(slice index, symmetry prominence); falls back to the slice of the chain when the slab is thin."""
-    profile = symmetry_profile(view, chain)
-    half = max(1, int(round(PEAK_HALF_WIDTH_MM / view.slice_spacing)))
-    prominence = np.full(len(profile), -np.inf)
-    for k in range(half, len(profile) - half):
+    half = max(1, int(round(PEAK_HALF_WIDTH_MM / slice_spacing)))
+    prominence = np.full(n, -np.inf)
+    for k in range(half, n - half):
         if np.isfinite(profile[[k - half, k, k + half]]).all():
             prominence[k] = profile[k] - 0.5 * (profile[k - half] + profile[k + half])
-    if not np.isfinite(prominence).any():
-        if np.isfinite(profile).any():
-            return int(np.nanargmax(profile)), 0.0
-        return view.volume.array.shape[0] // 2, 0.0
-    k = int(np.argmax(prominence))
-    return k, float(prominence[k])
+    return int(np.argmax(prominence)) if np.isfinite(prominence).any() else None
+
+
+def find_midsagittal_slice(view: SagittalView, chain: Chain, k_chain: int, redetect) -> Midline:
+    """Midline from the canal's left-right extent (bodies' extent as a check and fallback).
+
+    `redetect(k)` returns the body chain on slice k: the canal is searched behind the bodies of a slice
+    near the body midline, because far off the midline the column behind a body is pedicle, not sac.
+    """
+    slices = _smoothed_slices(view)
+    n = len(slices)
+    body = _extent(body_presence(slices, chain, k_chain), k_chain)
+    if body:
+        k_ref = int(round(0.5 * (body[0] + body[1])))
+    else:  # the slab does not cover the bodies' width: start from the mirror plane of the spine band
+        k_sym = symmetry_slice(slices, chain, view.slice_spacing)
+        k_ref = k_chain if k_sym is None else k_sym
+    ref_chain = redetect(k_ref) if k_ref != k_chain else chain
+    if len(ref_chain.centres) < 3:
+        k_ref, ref_chain = k_chain, chain
+    canal = _extent(canal_presence(slices, ref_chain, k_ref), k_ref)
+    if canal and not CANAL_WIDTH_MM[0] <= (canal[1] - canal[0] + 1) * view.slice_spacing <= CANAL_WIDTH_MM[1]:
+        canal = None
+    centres = [0.5 * (e[0] + e[1]) for e in (canal, body) if e]
+    if not centres:
+        return Midline(k_ref, "reference slice (neither canal nor bodies closed within the slab)", None, None)
+    method = " and ".join(name for name, e in (("thecal sac", canal), ("vertebral bodies", body)) if e)
+    k = int(np.clip(round(float(np.mean(centres))), 0, n - 1))
+    return Midline(k, f"left-right centre of the {method}", canal, body)

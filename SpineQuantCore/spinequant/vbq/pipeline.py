@@ -10,16 +10,13 @@ import numpy as np
 from ..errors import InputError
 from ..imageio import Volume, require_stack
 from .cutoffs import Cutoff, categorise, resolve_cutoff
-from .detect import Chain, find_body_chain
-from .levels import LUMBAR, name_levels
-from .midsagittal import find_midsagittal_slice
-from .rois import BodyRegion, body_region, csf_roi, find_canal, peak_centred_mean
-from .sacrum import find_sacrum
+from .levels import LEVEL_NAMES_UP_FROM_S1, LUMBAR
+from .locate import detect_chain, detect_levels  # noqa: F401  (detect_chain: public API)
+from .rois import BodyRegion, body_region, csf_roi, find_canal, robust_mean, with_common_depth
 from .view import SagittalView
 
 VBQ_LEVELS = ("L1", "L2", "L3", "L4")
 CSF_LEVEL_ORDER = ("L3", "L2", "L1", "L4")  # Ehresman: L3; fall back to the nearest clear levels
-MIN_CHAIN_BODIES = 3
 FRACTURE_HEIGHT_RATIO = 0.75  # Genant semi-quantitative grade 2 (>25 % height loss; Genant 1993, JBMR 8:1137)
 CSF_TOO_BRIGHT_RATIO = 0.8  # on T1, CSF this close to marrow means nerve roots / partial volume
 ROI_LABELS = {"L1": 1, "L2": 2, "L3": 3, "L4": 4, "L5": 5, "CSF": 10}
@@ -61,24 +58,6 @@ def field_strength(volume: Volume) -> float | None:
         return None
 
 
-def detect_chain(view: SagittalView) -> Tuple[int, Chain, float]:
-    """Chain of bodies on the mid-sagittal slice; raises InputError when no spine is visible."""
-    n = view.volume.array.shape[0]
-    chain = Chain([], 0.0, [])
-    for k in dict.fromkeys((n // 2, n // 3, (2 * n) // 3)):
-        chain = find_body_chain(view.slice_image(k))
-        if len(chain.centres) >= MIN_CHAIN_BODIES:
-            break
-    if len(chain.centres) < MIN_CHAIN_BODIES:
-        raise InputError(view.volume.source, "no vertebral column found (fewer than 3 vertebral bodies in a "
-                                             "column); is this a sagittal lumbar spine MRI?")
-    k_mid, prominence = find_midsagittal_slice(view, chain) if n > 4 else (n // 2, 0.0)
-    mid_chain = find_body_chain(view.slice_image(k_mid))
-    if len(mid_chain.centres) >= max(MIN_CHAIN_BODIES, len(chain.centres) - 1):
-        chain = mid_chain
-    return k_mid, chain, prominence
-
-
 def _neighbour_distance(name: str, centres: Dict[str, Tuple[int, int]]) -> float:
     row = centres[name][0]
     others = [abs(c[0] - row) for other, c in centres.items() if other != name and other != "CSF"]
@@ -86,9 +65,20 @@ def _neighbour_distance(name: str, centres: Dict[str, Tuple[int, int]]) -> float
     return float(min(others)) if others else 40.0
 
 
+def _column_axis(name: str, centres: Dict[str, Tuple[int, int]]) -> Tuple[float, float]:
+    """Direction (d_row, d_col) of the column at a body, from its neighbours above and below (not S1,
+    which is tilted by the lumbosacral angle)."""
+    order = [n for n in reversed(LEVEL_NAMES_UP_FROM_S1[1:]) if n in centres]
+    index = order.index(name)
+    upper = centres[order[max(index - 1, 0)]]
+    lower = centres[order[min(index + 1, len(order) - 1)]]
+    d_row, d_col = lower[0] - upper[0], lower[1] - upper[1]
+    return (d_row, d_col) if d_row > 0 else (1.0, 0.0)
+
+
 def _mean_over_slices(view: SagittalView, slices: Iterable[int], roi: np.ndarray, robust: bool) -> float:
     values = np.concatenate([view.slice_image(k)[roi] for k in slices])
-    return peak_centred_mean(values) if robust else float(values.mean())
+    return robust_mean(values) if robust else float(values.mean())
 
 
 def _fracture_flags(heights: Dict[str, float]) -> Dict[str, str]:
@@ -96,24 +86,24 @@ def _fracture_flags(heights: Dict[str, float]) -> Dict[str, str]:
     for index, name in enumerate(LUMBAR):
         if name not in heights:
             continue
-        neighbours = [heights[n] for n in LUMBAR[max(index - 1, 0):index + 2] if n != name and n in heights]
+        neighbours = [heights[n] for n in LUMBAR[max(index - 1, 0) : index + 2] if n != name and n in heights]
         if neighbours and heights[name] < FRACTURE_HEIGHT_RATIO * float(np.mean(neighbours)):
             ratio = heights[name] / float(np.mean(neighbours))
-            flags[name] = (f"auto: body height {heights[name]:.0f} mm is {100 * (1 - ratio):.0f} % below its "
-                           "neighbours (possible fracture)")
+            flags[name] = (
+                f"auto: body height {heights[name]:.0f} mm is {100 * (1 - ratio):.0f} % below its "
+                "neighbours (possible fracture)"
+            )
     return flags
 
 
-def detect_levels(view: SagittalView):
-    """Mid-sagittal slice, body chain and level names (counted up from S1 when the sacrum is found)."""
-    k_mid, chain, prominence = detect_chain(view)
-    labels = name_levels(chain.centres, find_sacrum(view.slice_image(k_mid), chain.centres))
-    return k_mid, labels, prominence
-
-
-def measure_vbq(volume: Volume, landmarks: Dict[str, np.ndarray] | None = None,
-                exclude: Iterable[str] = (), cutoff=None, parasagittal_slices: int = 0,
-                auto_exclude_fractures: bool = True) -> VBQResult:
+def measure_vbq(
+    volume: Volume,
+    landmarks: Dict[str, np.ndarray] | None = None,
+    exclude: Iterable[str] = (),
+    cutoff=None,
+    parasagittal_slices: int = 0,
+    auto_exclude_fractures: bool = True,
+) -> VBQResult:
     """VBQ of one sagittal volume; `landmarks` (LPS, per level and optional CSF) replace detection."""
     require_stack(volume, "sagittal")
     if not np.isfinite(volume.array).all() or float(np.ptp(volume.array)) == 0.0:
@@ -124,12 +114,11 @@ def measure_vbq(volume: Volume, landmarks: Dict[str, np.ndarray] | None = None,
     warnings: List[str] = []
     csf_centre: Tuple[int, int] | None = None
     if landmarks is None:
-        k_mid, labels, prominence = detect_levels(view)
+        k_mid, labels, how = detect_levels(view)
         centres = dict(labels.centres)
         confidence, sacrum_found, source = labels.confidence, labels.sacrum_found, "detected"
         notes += labels.notes
-        notes.append(f"mid-sagittal slice {k_mid} from left-right symmetry of the spine "
-                     f"(prominence {prominence:.2f})")
+        notes.append(how)
         if not sacrum_found:
             warnings.append(labels.notes[0])
     else:
@@ -152,9 +141,11 @@ def measure_vbq(volume: Volume, landmarks: Dict[str, np.ndarray] | None = None,
     regions: Dict[str, BodyRegion] = {}
     for name in LUMBAR:
         if name in centres:
-            regions[name] = body_region(image, centres[name], _neighbour_distance(name, centres))
-    signals = {name: _mean_over_slices(view, slices, region.roi, robust=False)
-               for name, region in regions.items()}
+            regions[name] = body_region(
+                image, centres[name], _neighbour_distance(name, centres), _column_axis(name, centres)
+            )
+    regions = with_common_depth(regions, image.shape)
+    signals = {name: _mean_over_slices(view, slices, region.roi, robust=False) for name, region in regions.items()}
     heights = {name: region.height_mm for name, region in regions.items()}
 
     excluded: Dict[str, str] = {}
@@ -172,14 +163,17 @@ def measure_vbq(volume: Volume, landmarks: Dict[str, np.ndarray] | None = None,
     numerator = float(np.median([signals[name] for name in used]))
 
     csf_value, csf_level, csf_notes, csf_mask = _measure_csf(
-        view, image, slices, centres, regions, csf_centre, numerator)
+        view, image, slices, centres, regions, csf_centre, numerator
+    )
     if csf_mask is None:
         raise InputError(volume.source, "no CSF ROI could be placed behind L1-L4")
     vbq = numerator / csf_value if csf_value > 0 else float("nan")
     category = categorise(vbq, cut)
     if csf_value >= numerator:
-        warnings.append("CSF is brighter than vertebral marrow: the image is not T1-weighted; the VBQ score "
-                        "is only defined on non-contrast T1-weighted MRI and is NOT valid here")
+        warnings.append(
+            "CSF is brighter than vertebral marrow: the image is not T1-weighted; the VBQ score "
+            "is only defined on non-contrast T1-weighted MRI and is NOT valid here"
+        )
         category = "invalid (not T1-weighted)"
     strength = field_strength(volume)
 
@@ -194,9 +188,31 @@ def measure_vbq(volume: Volume, landmarks: Dict[str, np.ndarray] | None = None,
     landmarks_lps["CSF"] = view.view_to_lps(k_mid, *csf_point)
     view_centres = dict(centres)
     view_centres["CSF"] = csf_point
-    return VBQResult(vbq, numerator, signals, used, excluded, csf_value, csf_level, csf_notes, cut, category,
-                     k_mid, landmarks_lps, roi_labels, source, confidence, sacrum_found, strength, warnings,
-                     notes, image, view_rois, view_centres, heights)
+    return VBQResult(
+        vbq,
+        numerator,
+        signals,
+        used,
+        excluded,
+        csf_value,
+        csf_level,
+        csf_notes,
+        cut,
+        category,
+        k_mid,
+        landmarks_lps,
+        roi_labels,
+        source,
+        confidence,
+        sacrum_found,
+        strength,
+        warnings,
+        notes,
+        image,
+        view_rois,
+        view_centres,
+        heights,
+    )
 
 
 def _roi_centre(mask: np.ndarray) -> Tuple[int, int]:
@@ -233,8 +249,9 @@ def _measure_csf(view, image, slices, centres, regions, manual_centre, marrow):
             notes.append(f"{level}: obscured, {canal.problem}")
             continue
         if value < marrow and value > CSF_TOO_BRIGHT_RATIO * marrow:
-            notes.append(f"{level}: obscured, CSF too bright ({value:.1f} vs marrow {marrow:.1f}; "
-                         "nerve roots or partial volume)")
+            notes.append(
+                f"{level}: obscured, CSF too bright ({value:.1f} vs marrow {marrow:.1f}; nerve roots or partial volume)"
+            )
             continue
         if level != "L3":
             notes.append(f"CSF measured at {level} instead of L3")

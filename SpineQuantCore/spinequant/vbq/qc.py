@@ -10,8 +10,14 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 
 ROI_COLOURS: Dict[str, tuple] = {
-    "L1": (255, 64, 64), "L2": (255, 160, 0), "L3": (255, 255, 0), "L4": (0, 220, 0), "L5": (0, 200, 255),
-    "CSF": (255, 0, 255), "T12": (160, 160, 160), "S1": (255, 255, 255),
+    "L1": (255, 64, 64),
+    "L2": (255, 160, 0),
+    "L3": (255, 255, 0),
+    "L4": (0, 220, 0),
+    "L5": (0, 200, 255),
+    "CSF": (255, 0, 255),
+    "T12": (160, 160, 160),
+    "S1": (255, 255, 255),
 }
 
 
@@ -29,7 +35,7 @@ def qc_picture(result) -> np.ndarray:
         rgb[outline] = ROI_COLOURS.get(name, (255, 255, 255))
     for name, (row, col) in result.view_centres.items():
         colour = ROI_COLOURS.get(name, (255, 255, 255))
-        rgb[max(row - 2, 0):row + 3, max(col - 2, 0):col + 3] = colour
+        rgb[max(row - 2, 0) : row + 3, max(col - 2, 0) : col + 3] = colour
     return rgb
 
 

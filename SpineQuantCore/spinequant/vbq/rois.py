@@ -8,16 +8,15 @@ and the basivertebral venous plexus (which enters at the posterior centre of the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage import measure, morphology
+from skimage import measure
 
-MARROW_TOLERANCE = 0.3  # fraction of the local marrow signal that still counts as the same body
+from .bodybox import BodyBox, find_body_box
+
 CORTEX_MARGIN_MM = 3  # erosion from cortex and endplates
-BODY_HALF_WIDTH_MM = 20
-BODY_MAX_HALF_HEIGHT_MM = 22
 PLEXUS_POSTERIOR_SHARE = 0.35  # posterior share of the body depth excluded at mid-height
 PLEXUS_HEIGHT_SHARE = 0.4  # share of the body height (centred) where the plexus runs
 MIN_ROI_PIXELS = 20
@@ -25,94 +24,96 @@ CSF_ROI_HALF_HEIGHT_MM, CSF_ROI_HALF_DEPTH_MM = 5, 2
 CANAL_SEARCH_MM = (2, 24)  # posterior of the body's posterior wall
 CANAL_PLATEAU_MM = 5
 MIN_CANAL_DEPTH_MM = 4
+NEAR_BEST_SHARE = 0.6  # a plateau this close to the most marrow-unlike one counts as the sac
+PLATEAU_FLATNESS = 0.8
+ROBUST_SPREADS = 2.5
+MIN_DEPTH_SHARE = 0.85  # of the median depth of the bodies
 
 
 @dataclass
 class BodyRegion:
-    mask: np.ndarray  # the whole body as segmented around the centre
+    mask: np.ndarray  # the whole body (its box)
     roi: np.ndarray  # medullary ROI
     height_mm: float
     posterior_wall_col: int
+    box: BodyBox
 
 
 def _local_median(image: np.ndarray, row: int, col: int, half: int = 3) -> float:
-    return float(np.median(image[max(row - half, 0):row + half + 1, max(col - half, 0):col + half + 1]))
+    return float(np.median(image[max(row - half, 0) : row + half + 1, max(col - half, 0) : col + half + 1]))
 
 
-def segment_body(image: np.ndarray, centre: Tuple[int, int], neighbour_distance_mm: float) -> np.ndarray:
-    """The body around `centre`: connected pixels whose signal is close to the marrow at the centre."""
-    smooth = ndi.gaussian_filter(image, 1.0)
-    row, col = centre
-    marrow = _local_median(smooth, row, col)
-    half_height = int(min(0.4 * neighbour_distance_mm, BODY_MAX_HALF_HEIGHT_MM))
-    window = np.zeros(image.shape, dtype=bool)
-    window[max(row - half_height, 0):row + half_height + 1,
-           max(col - BODY_HALF_WIDTH_MM, 0):col + BODY_HALF_WIDTH_MM + 1] = True
-    similar = (np.abs(smooth - marrow) <= MARROW_TOLERANCE * max(marrow, 1e-6)) & window
-    similar = ndi.binary_opening(similar, morphology.disk(3))  # cuts thin bridges to fat
-    labels = measure.label(similar)
-    label = labels[row, col]
-    if label == 0:  # the centre sits on a small inhomogeneity: take the nearest component
-        if labels.max() == 0:
-            return np.zeros(image.shape, dtype=bool)
-        distance, (rows, cols) = ndi.distance_transform_edt(labels == 0, return_indices=True)
-        label = labels[rows[row, col], cols[row, col]]
-    return ndi.binary_fill_holes(labels == label)
-
-
-def medullary_roi(body: np.ndarray, centre: Tuple[int, int]) -> np.ndarray:
-    """Erode from cortex/endplates and cut out the basivertebral plexus at the posterior mid-height."""
-    roi = ndi.binary_erosion(body, morphology.disk(CORTEX_MARGIN_MM))
-    rows, cols = np.nonzero(body)
-    if rows.size:
-        top, bottom = rows.min(), rows.max()
-        anterior, posterior = cols.min(), cols.max()
-        height, depth = bottom - top, posterior - anterior
-        mid = 0.5 * (top + bottom)
-        plexus = np.zeros_like(roi)
-        plexus_half = 0.5 * PLEXUS_HEIGHT_SHARE * height
-        plexus[int(mid - plexus_half):int(mid + plexus_half) + 1,
-               int(posterior - PLEXUS_POSTERIOR_SHARE * depth):] = True
-        roi &= ~plexus
-    if roi.sum() < MIN_ROI_PIXELS:  # tiny or unsegmentable body: a small disc at the centre
-        roi = np.zeros_like(body)
-        rr, cc = np.ogrid[: body.shape[0], : body.shape[1]]
-        roi[(rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= 9] = True
+def medullary_roi(box: BodyBox, shape: Tuple[int, int]) -> np.ndarray:
+    """The box inset from cortex and endplates, less the basivertebral plexus at the posterior mid-height."""
+    roi = box.mask(shape, margin=CORTEX_MARGIN_MM)
+    s, t = box.coordinates(shape)
+    plexus = (np.abs(s - box.mid_height) <= PLEXUS_HEIGHT_SHARE * 0.5 * box.height) & (
+        t >= box.half_depth - 2 * PLEXUS_POSTERIOR_SHARE * box.half_depth
+    )
+    roi &= ~plexus
+    if roi.sum() < MIN_ROI_PIXELS:  # a body too small to inset: a small disc at its centre
+        roi = (s**2 + t**2) <= 9
     return roi
 
 
-def body_region(image: np.ndarray, centre: Tuple[int, int], neighbour_distance_mm: float) -> BodyRegion:
-    body = segment_body(image, centre, neighbour_distance_mm)
-    roi = medullary_roi(body, centre)
-    row, col = centre
-    column = body[:, max(col - 5, 0):col + 6].any(axis=1)
-    height = float(column.sum())
-    band = body[max(row - 3, 0):row + 4]
-    wall = int(np.nonzero(band.any(axis=0))[0].max()) if band.any() else col + 15
-    return BodyRegion(body, roi, height, wall)
+def region_of(box: BodyBox, shape: Tuple[int, int]) -> BodyRegion:
+    wall_row, wall_col = box.posterior_wall
+    return BodyRegion(box.mask(shape), medullary_roi(box, shape), box.height, int(round(wall_col)), box)
 
 
-def peak_centred_mean(values: np.ndarray) -> float:
-    """Mean of the values around the histogram peak: nerve roots and partial volume fall outside it."""
+def body_region(
+    image: np.ndarray, centre: Tuple[int, int], neighbour_distance_mm: float, axis: Tuple[float, float] = (1.0, 0.0)
+) -> BodyRegion:
+    """The body around `centre` (its box, medullary ROI, height and posterior wall), `axis` the column's
+    direction there (superior -> inferior)."""
+    return region_of(find_body_box(image, centre, axis, neighbour_distance_mm), image.shape)
+
+
+def with_common_depth(regions: Dict[str, BodyRegion], shape: Tuple[int, int]) -> Dict[str, BodyRegion]:
+    """Bodies found much shallower than the median of their neighbours take the median depth behind the
+    same posterior wall: a dark marrow patch near the anterior cortex stops the edge search early, while
+    lumbar bodies differ little in A-P depth (a few mm from L1 to L5)."""
+    if len(regions) < 3:
+        return regions
+    median = float(np.median([r.box.half_depth for r in regions.values()]))
+    return {
+        name: region_of(r.box.with_depth(median), shape) if r.box.half_depth < MIN_DEPTH_SHARE * median else r
+        for name, r in regions.items()
+    }
+
+
+def robust_mean(values: np.ndarray) -> float:
+    """Mean of the values within 2.5 robust standard deviations of the median: nerve roots and partial
+    volume (a minority) are left out, while noise is averaged as well as by the plain mean."""
     values = np.asarray(values, dtype=float)
     if values.size < 5:
         return float(np.mean(values)) if values.size else float("nan")
     median = float(np.median(values))
-    spread = 1.4826 * float(np.median(np.abs(values - median))) or 1e-6
-    counts, edges = np.histogram(values, bins=16, range=(median - 3 * spread, median + 3 * spread))
-    counts = np.convolve(counts, [1, 2, 1], mode="same")
-    peak = 0.5 * (edges[np.argmax(counts)] + edges[np.argmax(counts) + 1])
-    near = values[np.abs(values - peak) <= spread]
-    return float(near.mean()) if near.size else median
+    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    if spread == 0:
+        return median
+    near = values[np.abs(values - median) <= ROBUST_SPREADS * spread]
+    return float(near.mean())
 
 
 def csf_roi(shape: Tuple[int, int], centre: Tuple[int, int]) -> np.ndarray:
     """A small rectangle in the thecal sac (taller than deep: the sac runs vertically)."""
     roi = np.zeros(shape, dtype=bool)
     row, col = centre
-    roi[max(row - CSF_ROI_HALF_HEIGHT_MM, 0):row + CSF_ROI_HALF_HEIGHT_MM + 1,
-        max(col - CSF_ROI_HALF_DEPTH_MM, 0):col + CSF_ROI_HALF_DEPTH_MM + 1] = True
+    roi[
+        max(row - CSF_ROI_HALF_HEIGHT_MM, 0) : row + CSF_ROI_HALF_HEIGHT_MM + 1,
+        max(col - CSF_ROI_HALF_DEPTH_MM, 0) : col + CSF_ROI_HALF_DEPTH_MM + 1,
+    ] = True
     return roi
+
+
+def _is_plateau(deviation: np.ndarray, i: int) -> bool:
+    """A local maximum with a flat top at least CANAL_PLATEAU_MM wide (a sac, not the cortex line)."""
+    if not 0 < i < len(deviation) - 1 or deviation[i] < max(deviation[i - 1], deviation[i + 1]):
+        return False  # not a local maximum (the search window's edge is not a plateau's top)
+    top = deviation >= PLATEAU_FLATNESS * deviation[i]
+    run = measure.label(top)
+    return int((run == run[i]).sum()) >= CANAL_PLATEAU_MM
 
 
 @dataclass
@@ -123,7 +124,7 @@ class CanalFinding:
 
 
 def find_canal(image: np.ndarray, body: BodyRegion, body_centre: Tuple[int, int]) -> CanalFinding:
-    """The thecal sac behind a body: the plateau posterior of the wall that differs most from marrow.
+    """The thecal sac behind a body: the first plateau behind the wall that differs (nearly) most from marrow.
 
     CSF is the most marrow-unlike homogeneous signal in the canal in every contrast (dark on T1, bright on
     T2/STIR/gradient echo), so the same search serves the VBQ and the non-T1 warning.
@@ -135,10 +136,16 @@ def find_canal(image: np.ndarray, body: BodyRegion, body_centre: Tuple[int, int]
     last = min(last, image.shape[1] - 1)
     if last - first < CANAL_PLATEAU_MM:
         return CanalFinding(None, 0.0, "canal outside the image")
-    profile = smooth[max(row - 4, 0):row + 5, first:last + 1].mean(axis=0)
+    profile = smooth[max(row - 4, 0) : row + 5, first : last + 1].mean(axis=0)
     plateau = ndi.uniform_filter1d(profile, CANAL_PLATEAU_MM, mode="nearest")
     deviation = np.abs(plateau - marrow)
+    # the sac is the first marrow-unlike plateau behind the wall: behind it lie ligament, fat and lamina,
+    # which can differ from marrow about as much (dark ligament on fat-suppressed images)
     best = int(np.argmax(deviation))
+    for i in range(best):
+        if deviation[i] >= NEAR_BEST_SHARE * deviation[best] and _is_plateau(deviation, i):
+            best = i
+            break
     inside = deviation >= 0.5 * deviation[best]
     run = measure.label(inside)[best]
     depth = float((measure.label(inside) == run).sum())

@@ -52,7 +52,7 @@ def _line_profile(image: np.ndarray, start, end) -> np.ndarray:
 def _disc_contrast(local: np.ndarray, start, end, reference: float) -> float:
     """Largest deviation from `reference` over the middle 60 % of the straight path start->end."""
     profile = _line_profile(local, start, end)
-    middle = profile[int(0.2 * len(profile)):int(0.8 * len(profile)) + 1]
+    middle = profile[int(0.2 * len(profile)) : int(0.8 * len(profile)) + 1]
     if middle.size == 0 or reference <= 0:
         return 0.0
     return float(np.max(np.abs(middle - reference)) / reference)
@@ -74,7 +74,7 @@ class _S1Finder:
         r0, c0 = int(centre[0]), int(centre[1])
         rows, cols = self.smooth.shape
         margin = S1_CORE_MM // 2 + 1
-        marrow = float(np.median(self.smooth[max(r0 - 5, 0):r0 + 6, max(c0 - 6, 0):c0 + 7]))
+        marrow = float(np.median(self.smooth[max(r0 - 5, 0) : r0 + 6, max(c0 - 6, 0) : c0 + 7]))
         best = None
         for d_row in range(MIN_S1_STEP_MM, int(MAX_S1_STEP_SHARE * spacing) + 1):
             r = r0 + d_row
@@ -116,8 +116,11 @@ def find_sacrum(image: np.ndarray, centres: List[Tuple[int, int]]) -> Sacrum | N
     finder = _S1Finder(image)
     last = len(centres) - 1
     suspicious = 0
-    while (suspicious < MAX_TAIL_BODIES and last - suspicious - 1 >= 2
-           and _is_suspicious_tail(centres, last - suspicious, spacing)):
+    while (
+        suspicious < MAX_TAIL_BODIES
+        and last - suspicious - 1 >= 2
+        and _is_suspicious_tail(centres, last - suspicious, spacing)
+    ):
         suspicious += 1
     for dropped in range(suspicious, -1, -1):  # L5 above the suspicious tail first
         found = finder.below(centres[last - dropped], spacing)

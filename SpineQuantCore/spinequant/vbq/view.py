@@ -121,10 +121,12 @@ class SagittalView:
         n_si = self.volume.array.shape[self.axes.si_axis]
         n_ap = self.volume.array.shape[self.axes.ap_axis]
         if plane.shape != (n_si, n_ap):
-            rows = np.clip(np.round(np.arange(n_si) * self.si_spacing / VIEW_PIXEL_MM).astype(int), 0,
-                           plane.shape[0] - 1)
-            cols = np.clip(np.round(np.arange(n_ap) * self.ap_spacing / VIEW_PIXEL_MM).astype(int), 0,
-                           plane.shape[1] - 1)
+            rows = np.clip(
+                np.round(np.arange(n_si) * self.si_spacing / VIEW_PIXEL_MM).astype(int), 0, plane.shape[0] - 1
+            )
+            cols = np.clip(
+                np.round(np.arange(n_ap) * self.ap_spacing / VIEW_PIXEL_MM).astype(int), 0, plane.shape[1] - 1
+            )
             plane = plane[np.ix_(rows, cols)]
         if self.axes.si_flip:
             plane = plane[::-1]
