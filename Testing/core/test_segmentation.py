@@ -89,8 +89,8 @@ def test_volume_without_spine_is_refused():
 def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
     result = segment(phantom.image, phantom.water, phantom.fat)
     for value in (1, 2, 3, 4, 5, 6):
-        # regression floors below the measured MF ~0.73-0.75 / ES ~0.68-0.70 (seam split); target 0.95
-        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.65, value
+        # regression floor below the measured MF ~0.72-0.73 / ES ~0.75-0.76 / psoas ~0.97; target 0.95
+        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.7, value
     assert list(result.quality.columns[:2]) == ["slice", "z_mm"]
 
 
@@ -98,9 +98,9 @@ def test_phantom_severely_fatty_multifidus_is_recovered():
     fatty = make_axial_phantom(seed=0, n_slices=10, fat_infiltration={"multifidus": 0.6})
     result = segment(fatty.image)  # the single fat-bright image alone
     for value in (1, 2):
-        # measured ~0.55-0.58: a REGRESSION from ~0.7 with the seam split (the phantom's multifidus
-        # reaches ~14 mm lateral of its lamina tip, beyond the facet prior); target 0.95
-        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.5, value
+        # measured ~0.64 on 24 slices (~0.68-0.71 before the seam split: the phantom's multifidus reaches
+        # ~14 mm lateral of its lamina tip, beyond the facet prior); target 0.95
+        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.6, value
 
 
 def test_cli_segment_writes_labels_on_the_image_grid(tmp_path, phantom):
@@ -158,9 +158,9 @@ def test_tum01_dixon_back_muscles_overlap_expert():
     for value, name in meta["label_map"].items():
         reference[expert == int(value)] = to_project[name]
     image = water.with_array(water.array + fat.array)
-    # regression floors just below what is measured (eval_segment_tum01.py): W+F alone MF ~0.60/0.68,
-    # ES ~0.80/0.79; with water/fat MF ~0.64/0.80, ES ~0.79/0.83. Targets: MF 0.85, ES 0.88.
-    floors = {1: 0.58, 2: 0.66, 3: 0.77, 4: 0.77}
+    # regression floors just below what is measured (eval_segment_tum01.py): W+F alone MF ~0.65/0.71,
+    # ES ~0.81/0.79; with water/fat MF ~0.71/0.77, ES ~0.83/0.83. Targets: MF 0.85, ES 0.88.
+    floors = {1: 0.62, 2: 0.68, 3: 0.79, 4: 0.77}
     for kwargs in ({}, {"water": water, "fat": fat}):
         result = segment(image, **kwargs)
         for value, floor in floors.items():
@@ -176,8 +176,21 @@ def test_cli_segment_measure_writes_the_fat_outputs(tmp_path):
     image = tmp_path / "image.nii.gz"
     write_volume(small.image, str(image))
     out_dir = tmp_path / "measured"
-    code = main(["segment", str(image), "--out", str(tmp_path / "seg.nii.gz"), "--measure",
-                 "--out-dir", str(out_dir), "--case-id", "P1", "--levels", "L3:0-5"])
+    code = main(
+        [
+            "segment",
+            str(image),
+            "--out",
+            str(tmp_path / "seg.nii.gz"),
+            "--measure",
+            "--out-dir",
+            str(out_dir),
+            "--case-id",
+            "P1",
+            "--levels",
+            "L3:0-5",
+        ]
+    )
     assert code == 0
     table = pd.read_csv(out_dir / "measurements.csv", keep_default_na=False)
     assert set(table.case_id) == {"P1"}

@@ -11,7 +11,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-MAMMILLARY_MARGIN_MM = 6.0  # multifidus fascicles insert on the mammillary process, just lateral of the facet
+# The multifidus fills the groove up to the mammillary processes, on the back of the superior
+# articular process just lateral of the facet joint (Macintosh & Bogduk, Spine 1986), and bulges
+# beyond it; it is also larger caudally (L5), where the facets sit wider apart. Scaling the facet's
+# lateral reach (an assumption, not a published ratio) keeps both trends.
+FACET_SCALE = 1.5
 PRIOR_SIGMA_MM = 6.0  # how far a fat plane may pull the seam lateral of the anatomical line
 MEDIAL_SIGMA_MM = 3.0  # ... and medial of it: the multifidus always covers the lamina up to the facet
 PRIOR_SIGMA_GROWTH = 0.25  # the line is less certain further back from the facet (mm per mm of depth)
@@ -22,18 +26,31 @@ MAX_SLOPE = 1.5  # lateral mm per mm of depth: the boundary is a smooth line, ne
 STEP_PENALTY = 0.15  # per mm of lateral step: straight lines are preferred
 
 
+def expected_border(facet_mm: float) -> float:
+    """Expected lateral distance (mm) of the multifidus's border from the facet's lateral reach."""
+    return FACET_SCALE * facet_mm
+
+
 def prior_penalty(lateral_mm: np.ndarray, rows_mm: np.ndarray, anchor_mm: float) -> np.ndarray:
     """Half squared distance (in sigmas) from the expected line, per row (depth behind the front)
     and column; asymmetric, as the seam may swing out along a plane more readily than in."""
-    offset = lateral_mm[None, :] - (anchor_mm + MAMMILLARY_MARGIN_MM)
-    growth = PRIOR_SIGMA_GROWTH * np.clip(rows_mm, 0, None)[:, None]
-    sigma = np.where(offset > 0, PRIOR_SIGMA_MM + growth, MEDIAL_SIGMA_MM + growth)
+    offset = lateral_mm[None, :] - expected_border(anchor_mm)
+    depth = np.clip(rows_mm, 0, None)[:, None]
+    sigma = np.where(offset > 0, PRIOR_SIGMA_MM, MEDIAL_SIGMA_MM) + PRIOR_SIGMA_GROWTH * depth
     return 0.5 * (offset / sigma) ** 2
+
+
+def row_gaps(mask: np.ndarray) -> np.ndarray:
+    """Voxels outside the mask but between two mask voxels of the same row."""
+    from_left = np.maximum.accumulate(mask, axis=1)
+    from_right = np.maximum.accumulate(mask[:, ::-1], axis=1)[:, ::-1]
+    return from_left & from_right & ~mask
 
 
 def node_costs(mask, relief, lateral_mm, anchor_mm, spacing) -> np.ndarray:
     """Cost of the seam passing each voxel of the mask's bounding rows (rows x columns)."""
-    inner = ndimage.distance_transform_edt(mask, sampling=(spacing[1], spacing[0])) > EDGE_MM
+    # planes cut out of the compartment (gaps within a row) count: they are what separates the muscles
+    inner = ndimage.distance_transform_edt(mask | row_gaps(mask), sampling=(spacing[1], spacing[0])) > EDGE_MM
     plane = np.where(inner, np.clip(relief / PLANE_FULL, 0, 1), 0.0)
     rows_mm = np.arange(mask.shape[0]) * spacing[1]
     return prior_penalty(lateral_mm, rows_mm, anchor_mm) - PLANE_REWARD * plane

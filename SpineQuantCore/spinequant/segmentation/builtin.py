@@ -1,4 +1,4 @@
-"""The built-in segmenter, on canonical (LPS) arrays: landmarks, compartments, split, psoas."""
+"""The built-in segmenter, on canonical (LPS) arrays: landmarks, compartments, split, psoas, QL."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from scipy import ndimage
 
 from ..labels import LABEL_OF
 from . import body as body_module
-from . import compartment, landmarks, midline, psoas, split, tissue
+from . import compartment, landmarks, midline, psoas, quadratus, split, tissue
 
 SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
 SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
 FATTY_LEAN_SHARE = 0.85
-FATTY_GROOVE_FAT_FRACTION = 0.5  # recovery is for a multifidus that is mostly fat (median of the groove)
+FATTY_LEAN_OUTLINE_SHARE = 0.9  # a multifidus with under 10 % fat inside its outline needs no recovery
 FRAGMENT_REACH_MM = 20.0  # lean islands of a fatty multifidus lie within ~2 cm of its lean part
 
 
@@ -50,6 +50,7 @@ def segment_canonical(
                 labels[k], lean[k], body[k], maps, k, anatomy.midline[k], (lamina_row, facet_mm), side, name, spacing
             )
     psoas.label_psoas(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
+    quadratus.label_quadratus(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
 
 
@@ -111,8 +112,8 @@ def _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamin
     rows = np.arange(body.shape[0])[:, None]
     behind = np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], body.shape)
     groove = split.seeds(allowed & behind, lateral_mm, lamina_row, spacing)[0]
-    # a lean groove means a lean multifidus: its own outline from the compartment is the better one
-    if not groove.any() or np.median(maps.fat_fraction[k][groove]) < FATTY_GROOVE_FAT_FRACTION:
+    # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better
+    if _lean_share(multifidus, maps.fat_fraction[k], allowed) >= FATTY_LEAN_OUTLINE_SHARE:
         return multifidus, erector
     anchor = multifidus | groove
     near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
@@ -125,3 +126,11 @@ def _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamin
         multifidus = envelope
     erector = erector & ~multifidus
     return multifidus, erector
+
+
+def _lean_share(multifidus, fat_fraction, allowed) -> float:
+    """Share of lean voxels inside the multifidus's convex outline: ~1 lean, lower the fattier."""
+    if multifidus.sum() < 3:
+        return 0.0
+    outline = compartment.fatty_envelope(multifidus, allowed)
+    return float((fat_fraction[outline] < compartment.LEAN_FAT_FRACTION).mean())

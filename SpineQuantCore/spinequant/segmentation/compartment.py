@@ -33,7 +33,9 @@ PROTRUSION_RADIUS_MM = 6.0
 MEDIAL_KEEP_MM = 30.0
 TAIL_THICKNESS_SHARE = 0.3
 MIDLINE_GAP_MM = 3.0  # half a spinous process
-ANTERIOR_REACH_MM = 10.0  # transverse processes lie ~1 cm in front of the laminar surface
+ANTERIOR_REACH_MM = (
+    5.0  # the erector spinae lies behind the transverse processes, a few mm in front of the laminar surface
+)
 MIN_FRAGMENT_MM2 = 4.0
 FRAGMENT_GAP_MM = 10.0  # marbling fat patches are up to ~1 cm across
 
@@ -128,7 +130,9 @@ def compartment_slice(
     # every sizeable piece beside the spinous process: multifidus and erector spinae may be
     # separated by a fat plane and are both wanted
     chosen = np.isin(labelled, 1 + np.nonzero(overlap >= KEEP_OVERLAP_SHARE * overlap.max())[0])
-    grown = ndimage.binary_dilation(chosen, _disk_px(NECK_RADIUS_MM + pixel, pixel)) & candidate
+    # grown back through muscle only (geodesic): a plain dilation would jump the thin fat planes
+    steps = int(np.ceil(NECK_RADIUS_MM / pixel)) + 1
+    grown = ndimage.binary_dilation(chosen, iterations=steps, mask=candidate)
     closed = ndimage.binary_closing(grown, _disk_px(CLOSING_RADIUS_MM, pixel), border_value=0)
     mask = ndimage.binary_fill_holes(closed | grown) & region & body
     mask = trim_lateral_tail(trim_protrusions(mask, lateral_mm, pixel), lateral_mm)
