@@ -4,12 +4,18 @@ Works in every common contrast because it uses only (1) the marrow of a body is 
 ~15 x 23 mm core and (2) between two consecutive bodies there is a thin band (disc and endplates) that
 differs from both, whether darker (T1) or brighter (T2, gradient echo). Lumbar bodies are ~25-30 mm
 tall with ~8-12 mm discs, i.e. a 30-45 mm centre spacing in adults.
+
+Patchy marrow (fatty and red islands, a body as dark as its discs) makes a body's homogeneity peak
+off-centre or at its endplate, and makes neighbouring bodies differ in signal: the disc test therefore
+also accepts a band unlike the nearer of two unequal bodies, and each inner centre is moved mid-way
+between the discs that bound it. Spinous processes form a second column of marrow blocks with the same
+spacing; the bodies are the anterior one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -24,8 +30,6 @@ MIN_DISC_CONTRAST = 0.12  # the disc band differs from the bodies by at least th
 MAX_DISC_SHARE = 0.55  # ... over at most this share of the path between the two centres
 DISC_BAND_HALF_WIDTH = 11  # mm either side of the path, the A-P width of the sampled band
 MAX_CANDIDATES = 400
-MAX_STEP_RATIO = 1.25  # consecutive spacings differ by less (body and disc heights change slowly)
-REGULARITY_WEIGHT = 0.0  # score lost per unit of log step ratio beyond that
 MIN_COLUMN_GAP_MM = 20  # bodies lie >= 20 mm in front of the spinous processes (canal in between)
 MIN_PARALLEL_OVERLAP = 0.6  # share of the chain's S-I span a parallel anterior chain must cover ...
 MIN_PARALLEL_SCORE = 0.75  # ... and the share of its score (bowel loops in front score far lower)
@@ -117,64 +121,52 @@ def centre_between_discs(chain: Chain, bands: np.ndarray, core_mean: np.ndarray)
     return Chain(moved, chain.score, chain.disc_contrasts)
 
 
-def _links(bands: np.ndarray, core_mean: np.ndarray, peaks: np.ndarray) -> List[Tuple[int, int, float]]:
-    """Every plausible (upper, lower, disc contrast) pair of candidates: spacing, tilt, signal and disc."""
-    links = []
-    for b, (rb, cb) in enumerate(peaks):
+class _Discs:
+    """Disc tests between candidate pairs of one image, cached (the anterior-chain search repeats them)."""
+
+    def __init__(self, bands: np.ndarray, core_mean: np.ndarray):
+        self.bands, self.core_mean, self.cache = bands, core_mean, {}
+
+    def contrast(self, upper: Tuple[int, int], lower: Tuple[int, int]) -> float:
+        key = (upper, lower)
+        if key not in self.cache:
+            ma, mb = self.core_mean[upper], self.core_mean[lower]
+            plausible = abs(ma - mb) <= MAX_SIGNAL_STEP * max(ma, mb)
+            self.cache[key] = min(disc_between(self.bands, upper, lower, ma, mb), 1.0) if plausible else 0.0
+        return self.cache[key]
+
+
+def _best_chain(discs: _Discs, score: np.ndarray, peaks: np.ndarray) -> Chain:
+    """Best-scoring superior->inferior chain through `peaks` (dynamic programming over body candidates:
+    node homogeneity plus the disc contrast of each link)."""
+    if len(peaks) == 0:
+        return Chain([], 0.0, [])
+    peaks = peaks[np.lexsort((peaks[:, 1], peaks[:, 0]))]
+    points = [(int(r), int(c)) for r, c in peaks]
+    node = np.array([score[p] for p in points])
+    best = node.copy()
+    previous = -np.ones(len(points), dtype=int)
+    link_contrast = np.zeros(len(points))
+    for b, (rb, cb) in enumerate(points):
         for a in range(b - 1, -1, -1):
-            ra, ca = peaks[a]
+            ra, ca = points[a]
             step = rb - ra
             if step > MAX_SPACING_MM:
                 break
             if step < MIN_SPACING_MM or abs(cb - ca) > MAX_TILT * step:
                 continue
-            ma, mb = core_mean[ra, ca], core_mean[rb, cb]
-            if abs(ma - mb) > MAX_SIGNAL_STEP * max(ma, mb):
-                continue
-            contrast = disc_between(bands, (ra, ca), (rb, cb), ma, mb)
-            if contrast > 0.0:
-                links.append((a, b, min(contrast, 1.0)))
-    return links
-
-
-def _irregularity(step_above: float, step: float) -> float:
-    """Penalty for a step that is not about as long as the one above (heights change slowly along the spine)."""
-    return REGULARITY_WEIGHT * max(0.0, abs(np.log(step / step_above)) - np.log(MAX_STEP_RATIO))
-
-
-def _best_chain(bands: np.ndarray, score: np.ndarray, core_mean: np.ndarray, peaks: np.ndarray) -> Chain:
-    """Best-scoring superior->inferior chain through `peaks`: dynamic programming over links (pairs), so
-    that the regularity of consecutive steps can be scored; a body skipped for a disc breaks it."""
-    if len(peaks) == 0:
-        return Chain([], 0.0, [])
-    peaks = peaks[np.lexsort((peaks[:, 1], peaks[:, 0]))]
-    node = np.array([score[r, c] for r, c in peaks])
-    links = _links(bands, core_mean, peaks)
-    if not links:
-        top = int(np.argmax(node))
-        return Chain([(int(peaks[top][0]), int(peaks[top][1]))], float(node[top]), [])
-    into: Dict[int, List[int]] = {}
-    total = np.zeros(len(links))
-    parent = -np.ones(len(links), dtype=int)
-    for index, (a, b, contrast) in enumerate(links):  # links are ordered by their lower body
-        step = peaks[b][0] - peaks[a][0]
-        total[index] = node[a] + node[b] + contrast
-        for before in into.get(a, []):
-            z = links[before][0]
-            candidate = total[before] + node[b] + contrast - _irregularity(peaks[a][0] - peaks[z][0], step)
-            if candidate > total[index]:
-                total[index], parent[index] = candidate, before
-        into.setdefault(b, []).append(index)
-    end = int(np.argmax(total))
-    path, contrasts = [links[end][1]], []
+            if best[a] + node[b] + 1.0 <= best[b]:
+                continue  # cannot win even with the strongest disc
+            contrast = discs.contrast(points[a], points[b])
+            if contrast > 0.0 and best[a] + node[b] + contrast > best[b]:
+                best[b], previous[b], link_contrast[b] = best[a] + node[b] + contrast, a, contrast
+    end = int(np.argmax(best))
+    path = []
     while end >= 0:
-        path.append(links[end][0])
-        contrasts.append(links[end][2])
-        end = parent[end]
+        path.append(end)
+        end = previous[end]
     path.reverse()
-    contrasts.reverse()
-    centres = [(int(peaks[p][0]), int(peaks[p][1])) for p in path]
-    return Chain(centres, float(total.max()), [float(c) for c in contrasts])
+    return Chain([points[p] for p in path], float(best.max()), [float(link_contrast[p]) for p in path[1:]])
 
 
 def _anterior_of(chain: Chain, peaks: np.ndarray) -> np.ndarray:
@@ -195,12 +187,13 @@ def find_body_chain(image: np.ndarray) -> Chain:
     smooth = ndi.gaussian_filter(image.astype(np.float32), 1.0)
     score, core_mean = body_likeness(smooth)
     bands = band_means(smooth)
+    discs = _Discs(bands, core_mean)
     peaks = peak_local_max(score, min_distance=5, threshold_abs=0.2, num_peaks=MAX_CANDIDATES, exclude_border=10)
-    chain = _best_chain(bands, score, core_mean, peaks)
+    chain = _best_chain(discs, score, peaks)
     for _ in range(2):
         if len(chain.centres) < 3:
             break
-        front = _best_chain(bands, score, core_mean, _anterior_of(chain, peaks))
+        front = _best_chain(discs, score, _anterior_of(chain, peaks))
         span = chain.centres[-1][0] - chain.centres[0][0]
         overlap = (
             min(front.centres[-1][0], chain.centres[-1][0]) - max(front.centres[0][0], chain.centres[0][0])
