@@ -7,9 +7,10 @@ Two ways, both returning the ``LevelSlices`` dict of :mod:`levels` (bodies "L4" 
   the polyline through the body centres, and falls on a body or on the disc between two bodies;
 * from the axial stack alone: the discs along the vertebral-body column, tracked slice by slice
   (axial_levels_profile), linked into a chain of vertebra-spaced discs and counted up from S1 when
-  the sacrum is seen below the lowest one (its tilted first segment is much shorter than L5, or the
-  ala are much wider than the lumbar bodies); otherwise named from an assumed lowest body and
-  flagged "levels unverified".
+  the sacrum is seen below the lowest one (the whole column turns backward there, S1 being tilted
+  ~40 degrees against a lordotic L5, or the ala are much wider than the lumbar bodies); otherwise
+  named from an assumed lowest body and flagged "levels unverified". Only L5-S1 .. T12-L1 are
+  counted: each further disc adds a chance of a miscount and the paraspinal muscles end at T12.
 
 Typical adult lumbar geometry used as priors: body height ~27-30 mm, disc height ~8-12 mm, i.e.
 bodies fill ~74 % of the centre-to-centre spacing (Zhou et al. 2000, Eur Spine J 9:242-248).
@@ -22,7 +23,15 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .axial_levels_profile import DiscPeaks, ala_seen, canonical_stack, column_profile, find_discs, track_column
+from .axial_levels_profile import (
+    DiscPeaks,
+    ala_seen,
+    canonical_stack,
+    column_profile,
+    column_trajectory,
+    find_discs,
+    track_column,
+)
 from .errors import InputError
 from .imageio import Volume
 from .levels import LEVEL_ORDER, LevelSlices
@@ -34,7 +43,10 @@ VERIFIED_MIN_CONFIDENCE = 0.7
 VERTEBRA_SPACING_MM = (24.0, 50.0)  # disc-to-disc along the stack, T10 (~28 mm) to a tall L3 (~45 mm)
 CHAIN_GAP_RANGE = (0.65, 1.5)  # of the typical spacing: shorter is a spurious peak, longer a missed disc
 MIN_CHAIN_DISCS = 3  # L5-S1, L4-L5, L3-L4: fewer cannot be counted
-SACRAL_SHARE_OF_L5 = 0.8  # S1, tilted ~45 degrees and fused, spans < 0.8x the L5 segment along the stack
+MAX_COUNTED_DISCS = 6  # L5-S1 ... T12-L1: counting errors grow with every disc, the muscles end at T12
+SACRAL_SLOPE = 0.75  # below L5-S1 the column runs backward >= 0.75 mm per mm down (S1 tilted >~ 37 degrees) ...
+LUMBOSACRAL_EXTRA_SLOPE = 0.25  # ... clearly more than over L5 (the lumbosacral angle)
+SACRAL_SLOPE_REACH_MM = 24.0  # judged over the first sacral segment; a stack ending sooner cannot show it
 GAP_CV_RANGE = (0.2, 0.45)  # relative SD of disc spacing: normal up to (body heights, 4 mm slices), none left at
 
 
@@ -158,31 +170,36 @@ def _chain(centres: np.ndarray, strength: np.ndarray, start: int, spacing: float
         chain.append(int(ahead[np.argmax(strength[ahead])]))
 
 
-def _short_below(centres: np.ndarray, index: int) -> float:
-    """Height of the segment below disc `index` over the one above it (inf when not measurable)."""
-    if index < 1 or index + 1 >= len(centres):
-        return np.inf
-    return float((centres[index] - centres[index - 1]) / (centres[index + 1] - centres[index]))
+def _slope(position: np.ndarray, low: float, high: float, dz: float) -> float:
+    """mm the column moves backward per mm down between two canonical slice positions (low < high):
+    the median slice-to-slice shift, so one poorly matched slice cannot fake or hide a turn."""
+    a, b = int(round(low)), min(int(round(high)), len(position) - 1)
+    if a < 0 or b - a < 2:
+        return np.nan  # too short, or the stack ends before the reach
+    return float(-np.median(np.diff(position[a : b + 1])) / dz)
 
 
-def _anchor(centres: np.ndarray, strength: np.ndarray, spacing: float) -> Tuple[Optional[int], List[int], float]:
-    """The lowest disc that starts the longest available chain (3 discs or more, e.g. L5-S1, L4-L5,
-    L3-L4, can be counted; 2 only named on assumption), the chain, and the height ratio of the segment
-    below it to the one above: the tilted, fused S1 segment looks much shorter than L5."""
-    for need in (MIN_CHAIN_DISCS, 2):
-        for start in range(len(centres)):
-            chain = _chain(centres, strength, start, spacing)
-            if len(chain) < need:
-                continue
-            above = chain[1]  # `start` may be the S1-S2 remnant below a proper L5-S1 disc
-            if (
-                _short_below(centres, above) < SACRAL_SHARE_OF_L5
-                and len(_chain(centres, strength, above, spacing)) >= need
-            ):
-                start = above
-            chain = _chain(centres, strength, start, spacing)
-            return start, chain, _short_below(centres, start)
-    return None, [], np.inf
+def _anchor(centres: np.ndarray, strength: np.ndarray, spacing: float, position: np.ndarray, dz: float):
+    """(lowest disc, chain upward from it, sacral turn seen below it). The chain start is a disc
+    where the column turns backward steeply below it (S1 sits tilted ~40 degrees at the lumbosacral
+    angle) but less over the vertebra above it, which (L5, lordotic) must not lean forward; without
+    such a disc, the lowest disc of the longest chain. Two discs that both look like L5-S1 leave the
+    count unverified."""
+    below = SACRAL_SLOPE_REACH_MM / dz  # in slices
+    starts = [(i, _chain(centres, strength, i, spacing)) for i in range(len(centres))]
+    starts = [(i, chain) for i, chain in starts if len(chain) >= 2]
+    turns = []
+    for i, chain in starts:
+        under = _slope(position, centres[i] - below, centres[i], dz)
+        over = _slope(position, centres[i], centres[chain[1]], dz)
+        if under >= SACRAL_SLOPE and under - over >= LUMBOSACRAL_EXTRA_SLOPE and over >= 0.0:  # L5: lordotic
+            turns.append((i, chain))
+    if len(turns) == 1:
+        return turns[0][0], turns[0][1], True
+    if not starts:
+        return None, [], False
+    i, chain = max(starts, key=lambda item: (len(item[1]), -item[0]))
+    return i, chain, False
 
 
 def _name_slices(discs: DiscPeaks, chain: List[int], lowest: str, spacing: float, n: int) -> Dict[str, List[int]]:
@@ -216,7 +233,7 @@ def levels_from_axial(axial: Volume, lowest_body: str = "L5") -> AxialLevels:
     track = track_column(canonical)
     dz = axial.spacing[2]
     discs = find_discs(column_profile(canonical, track), dz)
-    centres = discs.slices.astype(float)
+    centres = discs.centres
     gaps = np.diff(centres) * dz
     plausible = gaps[(gaps >= VERTEBRA_SPACING_MM[0]) & (gaps <= VERTEBRA_SPACING_MM[1])]
     notes = [f"body column tracked at image column {track.column}; {len(centres)} disc-like peaks"]
@@ -224,11 +241,12 @@ def levels_from_axial(axial: Volume, lowest_body: str = "L5") -> AxialLevels:
         notes.append("no regular body/disc alternation found along the stack; levels not assigned")
         return AxialLevels({}, 0.0, False, "axial", notes)
     spacing = float(np.median(plausible)) / dz  # in slices
-    anchor, chain, ratio = _anchor(centres, discs.strength, spacing)
+    position, match = column_trajectory(canonical, track)
+    anchor, chain, turn = _anchor(centres, discs.strength, spacing, position, dz)
     if anchor is None:
         notes.append("no two discs a vertebra apart; levels not assigned")
         return AxialLevels({}, 0.0, False, "axial", notes)
-    sacrum = ratio < SACRAL_SHARE_OF_L5 or ala_seen(canonical, track, centres, chain)
+    sacrum = turn or ala_seen(canonical, track, centres, chain)
     strength = float(np.median(discs.strength[chain[:4]]))
     chain_gaps = np.diff(centres[chain[:5]])
     spread = float(np.std(chain_gaps) / np.mean(chain_gaps))
@@ -236,16 +254,14 @@ def levels_from_axial(axial: Volume, lowest_body: str = "L5") -> AxialLevels:
     regular = regular if len(chain_gaps) > 1 else 0.5  # one gap shows no regularity
     confidence = float(np.clip(min((strength - 1.0) / 2.0, regular, len(chain) / 4.0), 0.0, 1.0))
     if sacrum:
-        if ratio < SACRAL_SHARE_OF_L5:
-            confidence *= float(np.clip((SACRAL_SHARE_OF_L5 + 0.1 - ratio) / 0.2, 0.0, 1.0))
         notes.append(f"sacrum seen below the disc at {dz * centres[anchor]:.0f} mm: levels counted up from S1")
     else:
         confidence = min(confidence, 0.4)
         notes.append(f"sacrum not seen: the lowest body was assumed to be {lowest_body}; levels unverified")
-    named = _name_slices(discs, chain, "S1" if sacrum else lowest_body, spacing, n)
+    named = _name_slices(discs, chain[:MAX_COUNTED_DISCS], "S1" if sacrum else lowest_body, spacing, n)
     back = np.argsort(order)  # canonical index -> input index
     slices = {name: sorted(int(back[k]) for k in ks) for name, ks in named.items()}
-    verified = sacrum and confidence >= VERIFIED_MIN_CONFIDENCE
+    verified = sacrum and len(chain) >= MIN_CHAIN_DISCS and confidence >= VERIFIED_MIN_CONFIDENCE
     return AxialLevels(slices, round(confidence, 3), verified, "axial", notes)
 
 

@@ -1,9 +1,11 @@
-"""The vertebral-body column of an axial stack, followed slice by slice, and its signal profile.
+"""The vertebral-body column of an axial stack, followed slice by slice: its signal profile (discs),
+its front-to-back course (the turn into the sacrum) and the width of its bodies (sacral ala).
 
 A fixed in-plane spot leaves the bodies of a lordotic or tilted spine, so the column is tracked: on
 the midline, the spot whose signal alternates along the stack with the body/disc period (25-55 mm)
 and is flat in-plane like marrow; a dynamic-programming path links the spots with limited
-front-to-back drift per mm of stack (the sacrum, tilted ~40-50 degrees, drifts the most).
+front-to-back drift per mm of stack. Its course is measured separately, by matching neighbouring
+slices' midline profiles, because the path is kept smooth on purpose.
 Arrays are (K, J, I) on the LPS-reoriented stack: I to patient left, J posterior, K superior.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import List, Tuple
 
 import numpy as np
+import SimpleITK as sitk
 from scipy import ndimage, signal
 from skimage.filters import threshold_otsu
 
@@ -30,6 +33,7 @@ MAX_DRIFT_PER_MM = 1.2  # front-to-back shift of the column per mm along the sta
 DRIFT_COST = 0.05  # score given up per mm of drift: a steady column wins over jumps
 SACRUM_WIDTH_RATIO = 1.8  # sacrum with ala is > ~2x as wide as a lumbar body (~45 mm) ...
 MIN_ALA_WIDTH_MM = 80.0  # ... and spans > ~100 mm: a narrower or clipped field of view cannot show it
+TRAJECTORY_HALF_MM = 50.0  # the spine and its surroundings in front of and behind the track
 PROFILE_RADIUS_MM = 7.0  # sampled disc of the body column (inside any adult lumbar body)
 DISC_DETREND_MM = 20.0  # removes shading and the body-to-body drift, keeps ~10 mm discs
 MIN_DISC_SPACING_MM = 20.0  # no two discs closer than the shortest (upper sacral / T10) segment
@@ -38,13 +42,16 @@ MAX_DISC_HALF_SLICES = 1  # a disc (8-12 mm, tilted) covers at most the peak sli
 
 
 def canonical_stack(axial: Volume) -> Tuple[Volume, np.ndarray]:
-    """LPS-reoriented copy (i left, j posterior, k superior) and, per input slice, its canonical index."""
-    from .segmentation.orientation import to_canonical  # permutations/flips only, no resampling
+    """LPS-reoriented copy (i left, j posterior, k superior) and, per input slice, its canonical index
+    (DICOMOrient only permutes and flips axes: no resampling)."""
 
-    canonical, _ = to_canonical(axial)
+    def to_lps(volume: Volume) -> Volume:
+        return Volume.from_sitk(sitk.DICOMOrient(volume.to_sitk(), "LPS"), source=volume.source)
+
+    canonical = to_lps(axial)
     n = axial.array.shape[0]
     index = np.ascontiguousarray(np.broadcast_to(np.arange(n, dtype=np.int16)[:, None, None], axial.array.shape))
-    moved, _ = to_canonical(axial.with_array(index))
+    moved = to_lps(axial.with_array(index))
     order = np.array([int(np.flatnonzero((moved.array == k).all(axis=(1, 2)))[0]) for k in range(n)])
     return canonical, order
 
@@ -150,6 +157,7 @@ def column_profile(canonical: Volume, track: ColumnTrack) -> np.ndarray:
 @dataclass
 class DiscPeaks:
     slices: np.ndarray  # canonical slice index of each disc centre, inferior to superior
+    centres: np.ndarray  # the same to a fraction of a slice (parabola through the peak and its neighbours)
     strength: np.ndarray  # prominence in units of the profile's noise
     half_widths: np.ndarray  # slices either side still within the disc (0 or 1)
     polarity: int  # +1: discs brighter than the bodies, -1 darker
@@ -172,8 +180,15 @@ def find_discs(profile: np.ndarray, slice_mm: float) -> DiscPeaks:
         sharpness = float(np.median(props["prominences"]) / np.median(widths))
         if best is None or sharpness > best[0]:
             half = np.clip(np.round((widths * slice_mm - slice_mm) / (2 * slice_mm)), 0, MAX_DISC_HALF_SLICES)
-            best = (sharpness, DiscPeaks(peaks, props["prominences"] / noise, half.astype(int), polarity))
-    return best[1] if best else DiscPeaks(np.array([], int), np.array([]), np.array([], int), 1)
+            centres = _refine(polarity * detrended, peaks)
+            best = (sharpness, DiscPeaks(peaks, centres, props["prominences"] / noise, half.astype(int), polarity))
+    empty = np.array([], int)
+    return best[1] if best else DiscPeaks(empty, empty.astype(float), empty.astype(float), empty, 1)
+
+
+def _refine(values: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Sub-slice peak positions: vertex of the parabola through each peak and its two neighbours."""
+    return np.array([k + _vertex(values, int(k)) for k in peaks], dtype=float)
 
 
 def _body_width_mm(plane: np.ndarray, row: int, column: int, spacing_x: float) -> float:
@@ -196,3 +211,40 @@ def ala_seen(canonical: Volume, track, centres: np.ndarray, chain: List[int]) ->
     widths = [_body_width_mm(canonical.array[k], track.rows[k], track.column, canonical.spacing[0]) for k in lows]
     others = float(np.median(widths[1:]))
     return others > 0 and widths[0] > max(SACRUM_WIDTH_RATIO * others, MIN_ALA_WIDTH_MM)
+
+
+def column_trajectory(canonical: Volume, track: ColumnTrack) -> Tuple[np.ndarray, np.ndarray]:
+    """Front-to-back position of the spine per canonical slice (mm, posterior positive, 0 at the
+    lowest slice) and how well each slice matched the one below (correlation): neighbouring slices'
+    midline profiles are matched by cross-correlation, so the whole column (body, canal, posterior
+    elements) decides the shift, not one tracked spot."""
+    dy, dz = canonical.spacing[1], canonical.spacing[2]
+    half = max(1, int(round(MIDLINE_BAND_MM / canonical.spacing[0])))
+    band = canonical.array[:, :, max(track.column - half, 0) : track.column + half + 1].astype(np.float32)
+    profiles = ndimage.gaussian_filter1d(band.mean(axis=2), 1.0 / dy, axis=1)
+    reach, most = int(round(TRAJECTORY_HALF_MM / dy)), int(np.ceil(MAX_DRIFT_PER_MM * dz / dy))
+    n_k, n_j = profiles.shape
+    position, quality = [0.0], [1.0]
+    for k in range(n_k - 1):
+        low, high = max(track.rows[k] - reach, most), min(track.rows[k] + reach, n_j - most - 1)
+        scores = np.array(
+            [_correlation(profiles[k, low:high], profiles[k + 1, low + s : high + s]) for s in range(-most, most + 1)]
+        )
+        best = int(np.argmax(scores))
+        position.append(position[-1] + (best - most + _vertex(scores, best)) * dy)
+        quality.append(float(scores[best]))
+    return np.asarray(position), np.asarray(quality)
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum() + 1e-12))
+
+
+def _vertex(values: np.ndarray, index: int) -> float:
+    """Sub-sample offset of a maximum from the parabola through it and its neighbours."""
+    if not 0 < index < len(values) - 1:
+        return 0.0
+    left, mid, right = values[index - 1], values[index], values[index + 1]
+    curvature = left - 2 * mid + right
+    return float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5)) if curvature < 0 else 0.0

@@ -14,23 +14,24 @@ from shared_data import shared_case
 from spinequant.axial_levels import UNVERIFIED_FLAG, levels_from_axial
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from eval_axial_levels_shared import S1_IN_VIEW, SAGITTAL_CASES, load_case, score  # noqa: E402
+from eval_axial_levels_shared import S1_IN_VIEW, SAGITTAL_CASES, load_case, miscounted, score  # noqa: E402
 
 pytestmark = pytest.mark.shared
 
 
 def _run(case: str):
-    stack, truth = load_case(shared_case(*case.split("/")))
+    stack, truth, present = load_case(shared_case(*case.split("/")))
     found = levels_from_axial(stack)
-    return found, score(found, truth)
+    return found, score(found, truth, present, stack.spacing[2]), truth
 
 
 @pytest.mark.parametrize("case", SAGITTAL_CASES)
 def test_verified_levels_are_never_miscounted(case):
-    found, counts = _run(case)
+    found, counts, truth = _run(case)
     if found.verified:
-        assert counts["wrong"] == 0, (counts, found.notes)
-        assert counts["correct"] >= 0.7 * counts["slices"], counts  # the rest: tilted endplates, next level
+        assert not miscounted(found, truth) and counts["wrong"] == 0, (counts, found.notes)
+        named = counts["slices"] - counts["unnamed"]  # thoracic slices above the counted chain stay unnamed
+        assert counts["correct"] >= 0.6 * named, counts  # the rest: tilted endplates, boundaries a slice off
         assert "S1" in found.slices and "L4-L5" in found.slices and found.confidence >= 0.7
     else:
         assert found.flag == UNVERIFIED_FLAG and found.confidence < 0.7
@@ -38,16 +39,16 @@ def test_verified_levels_are_never_miscounted(case):
 
 @pytest.mark.parametrize("case", [c for c in SAGITTAL_CASES if c.split("/")[1] not in S1_IN_VIEW])
 def test_no_sacrum_in_view_gives_unverified(case):
-    found, _ = _run(case)
+    found = _run(case)[0]
     assert not found.verified and found.flag == UNVERIFIED_FLAG, found.notes
 
 
 def test_most_stacks_with_the_sacrum_in_view_are_counted():
     verified = [c for c in SAGITTAL_CASES if c.split("/")[1] in S1_IN_VIEW and _run(c)[0].verified]
-    assert len(verified) >= 3, verified
+    assert len(verified) >= 4, verified  # 5 of 6 at the time of writing (VB1_06: no clear turn into S1)
 
 
 def test_tum01_l2_to_l5_without_sacrum_is_unverified():
-    found, _ = _run("axial_dixon/TUM01")
+    found = _run("axial_dixon/TUM01")[0]
     assert not found.verified and found.flag == UNVERIFIED_FLAG and found.confidence <= 0.4
     assert "S1" not in found.slices
