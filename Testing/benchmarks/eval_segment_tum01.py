@@ -82,8 +82,11 @@ def tum01() -> None:
 
 
 def phantoms() -> None:
-    for name, kwargs in (("default", {}), ("fatty MF 0.6", {"fat_infiltration": {"multifidus": 0.6}}),
-                         ("fatty MF 0.7 + ES 0.4", {"fat_infiltration": {"multifidus": 0.7, "erector_spinae": 0.4}})):
+    for name, kwargs in (
+        ("default", {}),
+        ("fatty MF 0.6", {"fat_infiltration": {"multifidus": 0.6}}),
+        ("fatty MF 0.7 + ES 0.4", {"fat_infiltration": {"multifidus": 0.7, "erector_spinae": 0.4}}),
+    ):
         phantom = make_axial_phantom(seed=0, **kwargs)
         spacing_kji = tuple(phantom.image.spacing[::-1])
         for mode, extra in (("alone", {}), ("dixon", {"water": phantom.water, "fat": phantom.fat})):

@@ -16,6 +16,8 @@ SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
 SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
 FATTY_LEAN_SHARE = 0.85
 FATTY_LEAN_OUTLINE_SHARE = 0.9  # a multifidus with under 10 % fat inside its outline needs no recovery
+CROP_FRONT_MM = 40.0  # the compartment reaches only a few mm in front of the laminae
+CROP_HALF_WIDTH_MM = 160.0  # wider than any back (and than compartment.BACK_DEPTH_MM)
 FRAGMENT_REACH_MM = 20.0  # lean islands of a fatty multifidus lie within ~2 cm of its lean part
 
 
@@ -41,17 +43,33 @@ def segment_canonical(
     maps, body = anatomy.maps, anatomy.body
     lean = compartment.lean_tissue(maps.fat_fraction, maps.dark, body, spacing)
     labels = np.zeros(image.shape, np.uint8)
+    # the back muscles lie behind the laminae: morphology on that crop only (views, no copies)
+    row0, col0, col1 = back_box(anatomy, image.shape, spacing)
+    box = (slice(None), slice(row0, None), slice(col0, col1))
+    back_maps = tissue.TissueMaps(maps.signal[box], maps.fat_fraction[box], maps.dark[box], maps.from_dixon)
+    back_labels, back_lean, back_body = labels[box], lean[box], body[box]
     for k in range(image.shape[0]):
         if not np.isfinite(anatomy.midline[k]) or not body[k].any():
             continue
         for column, (side, name) in enumerate(SIDES):
-            lamina_row, facet_mm = anatomy.lamina[k, column], anatomy.facet[k, column]
-            _label_side(
-                labels[k], lean[k], body[k], maps, k, anatomy.midline[k], (lamina_row, facet_mm), side, name, spacing
-            )
+            landmark = (anatomy.lamina[k, column] - row0, anatomy.facet[k, column])
+            mid = anatomy.midline[k] - col0
+            _label_side(back_labels[k], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, name, spacing)
     psoas.label_psoas(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     quadratus.label_quadratus(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
+
+
+def back_box(anatomy: Anatomy, shape, spacing) -> Tuple[int, int, int]:
+    """First row and column range holding every back muscle: from well in front of the laminae to
+    the skin, and the back's width about the midline."""
+    front = np.nanmin(anatomy.lamina) if np.isfinite(anatomy.lamina).any() else 0.0
+    row0 = int(max(0, front - CROP_FRONT_MM / spacing[1]))
+    mid = anatomy.midline[np.isfinite(anatomy.midline)]
+    if mid.size == 0:
+        return row0, 0, shape[2]
+    half = CROP_HALF_WIDTH_MM / spacing[0]
+    return row0, int(max(0, mid.min() - half)), int(min(shape[2], mid.max() + half + 1))
 
 
 def find_anatomy(image, spacing, water=None, fat=None) -> Anatomy:
