@@ -237,6 +237,8 @@ def column_trajectory(canonical: Volume, track: ColumnTrack) -> Tuple[np.ndarray
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size < 3 or a.size != b.size:
+        return 0.0  # window squeezed out by the image edge
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum() + 1e-12))
 

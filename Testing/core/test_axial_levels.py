@@ -149,3 +149,23 @@ def test_real_sagittal_detection_names_the_lumbar_levels(group, case):
         assert found.confidence >= 0.9
     else:
         assert case == "VB1_06_AKs6" and found.flag == UNVERIFIED_FLAG, found.notes
+
+
+def _course(slope_per_slice_mm, n=40):
+    """Front-to-back column position per slice (inferior first) from a slope (mm back per mm down) per slice."""
+    slopes = np.array([slope_per_slice_mm(k) for k in range(n)])
+    return -np.concatenate([[0.0], np.cumsum(slopes[1:] * 4.0)])
+
+
+def test_sacrum_is_where_the_column_turns_backward_below_a_lordotic_l5():
+    from spinequant.axial_levels import _anchor
+
+    centres = np.array([5.0, 14.0, 23.0, 32.0])  # discs 36 mm apart on 4 mm slices, inferior first
+    strength = np.full(4, 3.0)
+    turning = _course(lambda k: 1.0 if k <= 14 else (0.3 if k <= 23 else 0.0))  # S1 ~45 deg, L5 lordotic
+    anchor, chain, turn = _anchor(centres, strength, 9.0, turning, 4.0)
+    assert turn and anchor == 1 and list(chain) == [1, 2, 3]
+    flat = _course(lambda k: 0.2)  # no turn anywhere: the count cannot be anchored
+    assert not _anchor(centres, strength, 9.0, flat, 4.0)[2]
+    forward_l5 = _course(lambda k: 1.0 if k <= 14 else (-0.3 if k <= 23 else 0.0))  # L5 leaning forward
+    assert not _anchor(centres, strength, 9.0, forward_l5, 4.0)[2]
