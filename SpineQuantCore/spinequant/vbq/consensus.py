@@ -20,7 +20,8 @@ from .levels import LUMBAR, LevelLabels, name_levels
 from .sacrum import find_sacrum
 from .view import SagittalView
 
-VOTE_HALF_WIDTH_MM = 7.0  # well inside the half width of a lumbar body (~20 mm)
+VOTE_HALF_WIDTH_MM = 10.0  # inside the half width of a lumbar body (~20 mm)
+MIN_VOTERS_EACH_SIDE = 2  # thick slices: still a few slices either side
 VOTE_STEP_MM = 2.0
 AGREEMENT_SHARE_OF_SPACING = 0.3  # two labellings agree when each lumbar level is this close
 MIN_CHAIN_BODIES = 3
@@ -67,7 +68,7 @@ def vote_levels(view: SagittalView, k_mid: int) -> Vote | None:
     (weighted by each labelling's confidence); ties go to the slice nearest k_mid."""
     n = view.volume.array.shape[0]
     step = max(1, int(round(VOTE_STEP_MM / view.slice_spacing)))
-    half = int(VOTE_HALF_WIDTH_MM / view.slice_spacing)
+    half = max(int(VOTE_HALF_WIDTH_MM / view.slice_spacing), MIN_VOTERS_EACH_SIDE * step)
     slices = sorted({k for k in range(k_mid - half, k_mid + half + 1, step) if 0 <= k < n} | {k_mid})
     found: List[SliceLabels] = [c for c in (label_slice(view, k) for k in slices) if c is not None]
     if not found:

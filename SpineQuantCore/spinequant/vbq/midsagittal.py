@@ -1,16 +1,18 @@
-"""The mid-sagittal slice from anatomy: the left-right centre of the thecal sac and of the vertebral bodies.
+"""The mid-sagittal slice from anatomy: the left-right centre of the vertebral bodies or of the thecal sac.
 
-Both structures are bilaterally symmetric about the mid-sagittal plane, so the plane is the centre of their
+Both are bilaterally symmetric about the mid-sagittal plane, so the plane is the centre of their
 left-right extent across the slab:
-- the thecal sac (CSF column directly behind the bodies) is ~15-25 mm wide and bounded by the pedicles
-  (interpedicular distance of the lumbar canal ~20-30 mm; Eisenstein 1977, JBJS Br 59:173), so its
-  extent is almost always inside the slab, and off the midline the column behind the body turns into
-  pedicle bone or foraminal fat;
-- the bodies are ~40-50 mm wide, so their extent is a good second estimate when the slab covers them.
-Presence is measured per slice at the body centres and canal columns found on one reference slice, with
-signal tolerances relative to that slice's marrow and CSF, so the method is contrast-agnostic. The
-reference slice is the bodies' centre, or, when the slab is narrower than the bodies, the plane of mirror
-symmetry of the spine band (the canal found far off the midline would be foraminal, not the sac).
+- the bodies are ~40-50 mm wide and their marrow looks the same on every slice through them, so when the
+  slab covers their width the centre of their extent is the estimate (it does not depend on which slice
+  the reference signal came from);
+- otherwise the thecal sac (CSF column directly behind the bodies), ~15-25 mm wide and bounded by the
+  pedicles (interpedicular distance of the lumbar canal ~20-30 mm; Eisenstein 1977, JBJS Br 59:173), is
+  almost always inside the slab; off the midline the column behind a body turns into pedicle or
+  foraminal fat. Its reference slice is the plane of mirror symmetry of the spine band (the canal column
+  seen far off the midline would be foraminal, not the sac).
+Presence is measured per slice at the body centres and canal columns found on the reference slice, with
+signal tolerances relative to that slice's marrow and CSF, so the method is contrast-agnostic. An extent
+is the run above half-way between the profile's floor and peak (tissue beside the spine is not zero).
 """
 
 from __future__ import annotations
@@ -45,11 +47,12 @@ class Midline:
 
 
 def _extent(profile: np.ndarray, near: int) -> Tuple[int, int] | None:
-    """Half-maximum run of the profile nearest to slice `near`, or None when it is not closed in the slab."""
-    top = float(np.max(profile))
-    if top <= 0:
+    """Run above half-way between the profile's floor and peak nearest to slice `near`, or None when it is
+    not closed in the slab."""
+    top, floor = float(np.max(profile)), float(np.min(profile))
+    if top <= floor:
         return None
-    above = profile >= 0.5 * top
+    above = profile >= 0.5 * (top + floor)  # half-way above the floor: tissue beside the spine is not zero
     labels, count = ndi.label(above)
     runs = [np.nonzero(labels == index)[0] for index in range(1, count + 1)]
     run = min(runs, key=lambda r: 0 if r[0] <= near <= r[-1] else min(abs(r[0] - near), abs(r[-1] - near)))
@@ -125,28 +128,27 @@ def symmetry_slice(slices: List[np.ndarray], chain: Chain, slice_spacing: float)
 
 
 def find_midsagittal_slice(view: SagittalView, chain: Chain, k_chain: int, redetect) -> Midline:
-    """Midline from the canal's left-right extent (bodies' extent as a check and fallback).
-
-    `redetect(k)` returns the body chain on slice k: the canal is searched behind the bodies of a slice
-    near the body midline, because far off the midline the column behind a body is pedicle, not sac.
+    """Midline from the bodies' left-right extent, or from the sac's when the slab is narrower than the
+    bodies. `redetect(k)` returns the body chain on slice k: the sac is searched behind the bodies of a
+    slice near the midline, because far off it the column behind a body is pedicle, not sac.
     """
     slices = _smoothed_slices(view)
     n = len(slices)
     body = _extent(body_presence(slices, chain, k_chain), k_chain)
-    if body:
-        k_ref = int(round(0.5 * (body[0] + body[1])))
-    else:  # the slab does not cover the bodies' width: start from the mirror plane of the spine band
-        k_sym = symmetry_slice(slices, chain, view.slice_spacing)
-        k_ref = k_chain if k_sym is None else k_sym
+    if body:  # the bodies are wide and their marrow is the same on every slice: the surer estimate
+        k = int(round(0.5 * (body[0] + body[1])))
+        return Midline(k, "left-right centre of the vertebral bodies", None, body)
+    # the slab is narrower than the bodies: the sac, searched near the mirror plane of the spine band
+    k_sym = symmetry_slice(slices, chain, view.slice_spacing)
+    k_ref = k_chain if k_sym is None else k_sym
     ref_chain = redetect(k_ref) if k_ref != k_chain else chain
     if len(ref_chain.centres) < 3:
         k_ref, ref_chain = k_chain, chain
     canal = _extent(canal_presence(slices, ref_chain, k_ref), k_ref)
     if canal and not CANAL_WIDTH_MM[0] <= (canal[1] - canal[0] + 1) * view.slice_spacing <= CANAL_WIDTH_MM[1]:
         canal = None
-    centres = [0.5 * (e[0] + e[1]) for e in (canal, body) if e]
-    if not centres:
-        return Midline(k_ref, "reference slice (neither canal nor bodies closed within the slab)", None, None)
-    method = " and ".join(name for name, e in (("thecal sac", canal), ("vertebral bodies", body)) if e)
-    k = int(np.clip(round(float(np.mean(centres))), 0, n - 1))
-    return Midline(k, f"left-right centre of the {method}", canal, body)
+    if canal is None:
+        how = "plane of left-right mirror symmetry" if k_sym is not None else "reference slice"
+        return Midline(k_ref, f"{how} (the slab is narrower than the bodies and the sac is unclear)", None, None)
+    k = int(np.clip(round(0.5 * (canal[0] + canal[1])), 0, n - 1))
+    return Midline(k, "left-right centre of the thecal sac (the slab is narrower than the bodies)", canal, None)

@@ -131,7 +131,7 @@ def find_canal(image: np.ndarray, body: BodyRegion, body_centre: Tuple[int, int]
     """
     smooth = ndi.gaussian_filter(image, 1.0)
     row = body_centre[0]
-    marrow = _local_median(smooth, *body_centre)
+    marrow = float(np.median(smooth[body.roi])) if body.roi.any() else _local_median(smooth, *body_centre)
     first, last = body.posterior_wall_col + CANAL_SEARCH_MM[0], body.posterior_wall_col + CANAL_SEARCH_MM[1]
     last = min(last, image.shape[1] - 1)
     if last - first < CANAL_PLATEAU_MM:
