@@ -79,7 +79,8 @@ def smooth_track(values: np.ndarray, tolerance: float) -> np.ndarray:
     index = np.arange(values.size)
     filled = np.interp(index, index[valid], values[valid])
     size = min(5, values.size if values.size % 2 else values.size - 1) or 1
-    trend = ndimage.median_filter(filled, size=size, mode="nearest")
+    # mirrored ends: an outlier in the first or last slice must not be its own neighbour
+    trend = ndimage.median_filter(filled, size=size, mode="mirror")
     outlier = np.abs(filled - trend) > tolerance
     filled[outlier] = trend[outlier]
     return filled
