@@ -55,6 +55,8 @@ def segment_canonical(
             landmark = (anatomy.lamina[k, column] - row0, anatomy.facet[k, column])
             mid = anatomy.midline[k] - col0
             _label_side(back_labels[k], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, name, spacing)
+    back_pairs = [(LABEL_OF[f"multifidus_{name}"], LABEL_OF[f"erector_spinae_{name}"]) for _, name in SIDES]
+    labels = split.consistent_across_slices(labels, back_pairs, spacing)
     psoas.label_psoas(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     quadratus.label_quadratus(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy

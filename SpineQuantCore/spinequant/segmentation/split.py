@@ -19,6 +19,7 @@ from .compartment import PLANE_RADIUS_MM
 GROOVE_MM = (4.0, 14.0)  # multifidus seed: beside the spinous process ...
 GROOVE_DEPTH_MM = 12.0  # ... just behind the lamina
 PLANE_LENGTH_MM = 4.0  # the plane between the muscles is centimetres long, marbling streaks are short
+BOUNDARY_SMOOTH_MM = 4.0  # the boundary moves a few mm per cm along the spine
 LATERAL_SEED_SHARE = 0.55  # erector spinae seed: the lateral 30 % of the compartment's width
 
 
@@ -65,3 +66,20 @@ def split_compartment(
     relief[box] = np.clip(fat_planes_relief(fat_fraction[box], spacing), 0, None)
     multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, facet_mm, spacing)
     return multifidus, mask & ~multifidus
+
+
+def consistent_across_slices(labels: np.ndarray, pairs, spacing) -> np.ndarray:
+    """Each compartment voxel takes the label most of its through-plane neighbourhood has.
+
+    The boundary between the muscles moves smoothly along the spine; a seam pulled aside by a
+    plane seen on one slice only is put back by its neighbours (a Gaussian-weighted vote).
+    """
+    sigma = BOUNDARY_SMOOTH_MM / spacing[2]
+    for multifidus, erector in pairs:
+        compartment = (labels == multifidus) | (labels == erector)
+        votes = ndimage.gaussian_filter1d((labels == multifidus).astype(np.float32), sigma, axis=0, mode="nearest")
+        weight = ndimage.gaussian_filter1d(compartment.astype(np.float32), sigma, axis=0, mode="nearest")
+        medial = votes >= 0.5 * weight
+        labels[compartment & medial] = multifidus
+        labels[compartment & ~medial] = erector
+    return labels
