@@ -24,6 +24,7 @@ from .compartment import _disk_px, side_region
 
 EROSION_LADDER_MM = (0.0, 2.0, 4.0, 6.0, 8.0)
 MIN_CORE_MM2 = 20.0
+MAX_CUT_SHARE = 0.3  # a muscle is walled by fat planes or by other muscles, not cut out of lean tissue
 DEPTH_WEIGHT_PER_MM = 0.02
 STRICT_FAT_FRACTION = 0.2  # lean muscle; vertebral marrow is fattier (~30-50 %)
 SMOOTH_MM = 1.0
@@ -44,6 +45,9 @@ class Frame:
     lateral: np.ndarray
     front: np.ndarray
     pixel: Tuple[float, float]  # (column, row) size in mm
+
+    def crop(self, box) -> Frame:
+        return Frame(self.lateral[box], self.front[box], self.pixel)
 
 
 def slice_frame(shape, midline: float, lamina_row: float, side: int, spacing) -> Frame:
@@ -71,19 +75,30 @@ class Blob:
     front: float
     min_lateral: float
     extent_mm: float
+    depth_mm: float  # front-to-back thickness
+    outside: Optional[np.ndarray] = None  # unclaimed lean tissue outside the search window
 
     @cached_property
     def solidity(self) -> float:  # costly (a convex hull): checked last, only when needed
         return solidity(self.mask)
 
+    @cached_property
+    def cut_share(self) -> float:
+        """Share of the outline where lean tissue runs on out of the window: a piece cut from a bigger organ."""
+        if self.outside is None:
+            return 0.0
+        ring = dilate_within(self.mask, _disk_px(0.0, 1.0), ~self.mask)
+        return float((ring & self.outside).sum()) / max(1, int(ring.sum()))
 
-def describe(mask: np.ndarray, frame: Frame, core: Optional[np.ndarray] = None, radius_mm: float = 0.0) -> Blob:
+
+def describe(mask: np.ndarray, frame: Frame, core=None, radius_mm: float = 0.0, outside=None) -> Blob:
     """Size, position and extent of a region; its medial edge is taken from its core (if given)."""
     area = float(mask.sum()) * frame.pixel[0] * frame.pixel[1]
     lateral, front = frame.lateral[mask], frame.front[mask]
     medial = frame.lateral[core].min() - radius_mm if core is not None else lateral.min()
     extent = max(np.ptp(lateral), np.ptp(front))
-    return Blob(mask, area, float(lateral.mean()), float(front.mean()), float(medial), float(extent))
+    position = (float(lateral.mean()), float(front.mean()), float(medial))
+    return Blob(mask, area, *position, float(extent), float(np.ptp(front)), outside)
 
 
 def bounding_box(mask: np.ndarray, pad: int = 0) -> Tuple[slice, slice]:
@@ -115,6 +130,7 @@ def pick_component(
     frame: Frame,
     accept: Callable[[Blob], bool],
     score: Callable[[Blob], float],
+    outside: Optional[np.ndarray] = None,
     ladder_mm: Sequence[float] = EROSION_LADDER_MM,
 ) -> Tuple[Optional[np.ndarray], np.ndarray, float]:
     """Core of the best accepted component over a ladder of erosions: (core, rival cores, score).
@@ -132,8 +148,8 @@ def pick_component(
         for index in 1 + np.nonzero(sizes >= min_pixels)[0]:
             core = labelled == index
             region = core if radius <= 0 else dilate_within(core, footprint, candidate)
-            blob = describe(region, frame, core, radius)
-            if accept(blob) and score(blob) > best_score:
+            blob = describe(region, frame, core, radius, outside)
+            if accept(blob) and blob.cut_share <= MAX_CUT_SHARE and score(blob) > best_score:
                 best, best_score = (core, eroded & ~core), score(blob)
     if best is None:
         return None, np.zeros_like(candidate), 0.0
@@ -168,27 +184,32 @@ def refine_border(mask: np.ndarray, raw_fat_fraction: np.ndarray, allowed: np.nd
     return mask | (ring & (raw_fat_fraction < BORDER_FAT_FRACTION))
 
 
-def muscle_in_window(maps, allowed, frame: Frame, accept, score, barrier) -> Tuple[Optional[np.ndarray], float]:
+def muscle_in_window(maps, allowed, free, frame: Frame, accept, score, barrier) -> Tuple[Optional[np.ndarray], float]:
     """The best accepted lean muscle inside `allowed`, its border settled against its neighbours.
 
-    maps = (lean mask, smoothed fat fraction, raw fat fraction); barrier: voxels it never takes.
+    maps = (lean mask, smoothed fat fraction, raw fat fraction); free: unlabelled body voxels;
+    barrier: voxels it never takes.
     """
     if not allowed.any():
         return None, 0.0
     box = bounding_box(allowed, 2)  # work on the window only: morphology on whole slices is slow
-    sub = Frame(frame.lateral[box], frame.front[box], frame.pixel)
+    sub = frame.crop(box)
     lean, fat_fraction, raw_fat_fraction = (array[box] for array in maps)
     allowed = allowed[box]
     strict = lean & (fat_fraction < STRICT_FAT_FRACTION)
-    core, rival_cores, best = pick_component(strict & allowed, sub, accept, score)
+    outside = lean & free[box] & ~allowed
+    core, rival_cores, best = pick_component(strict & allowed, sub, accept, score, outside)
     if core is None:
         return None, 0.0
     # thick, part-fatty tissue is not muscle edge but marrow or viscera: it competes for the border
     marrow = ndimage.binary_opening(lean & ~strict, _disk_px(MARROW_RADIUS_MM, frame.pixel[0]))
     rivals = rival_cores | marrow | ~allowed | barrier[box]
     grown = grow_back(core, lean & allowed, rivals, fat_fraction, frame_spacing(frame))
+    final = refine_border(convex_envelope(grown, allowed), raw_fat_fraction, allowed)
+    if not accept(describe(final, sub)):  # grown into something the prior does not allow
+        return None, 0.0
     mask = np.zeros(frame.lateral.shape, bool)
-    mask[box] = refine_border(convex_envelope(grown, allowed), raw_fat_fraction, allowed)
+    mask[box] = final
     return mask, best
 
 

@@ -71,7 +71,7 @@ def psoas_slice(
     if prior is not None:
         allowed, accept = allowed & prior, _accept_in_prior
     maps = (lean, fat_fraction, raw_fat_fraction)
-    return muscle_in_window(maps, allowed, frame, accept, _score_psoas, frame.lateral < SPINE_STRIP_MM)
+    return muscle_in_window(maps, allowed, body & ~taken, frame, accept, _score_psoas, frame.lateral < SPINE_STRIP_MM)
 
 
 def label_psoas(labels, lean, fat_fraction, body, midlines, laminae, spacing) -> np.ndarray:
