@@ -29,6 +29,15 @@ def test_phantom_vbq_recovered_within_two_percent(seed):
     assert abs(result.slice_index - phantom.midline_slice) <= 4  # the sac is +-9 mm, bodies +-22 mm wide
 
 
+@pytest.mark.parametrize("slices, midline_offset", [(25, 0), (41, -5), (51, 8), (61, -10)])
+def test_phantom_midline_found_in_slabs_of_any_width_and_position(slices, midline_offset):
+    """Slabs narrower and wider than the bodies, midline far from the middle slice."""
+    phantom = make_sagittal_phantom(1, slices=slices, midline_offset=midline_offset)
+    result = measure_vbq(phantom.volume)
+    assert abs(result.slice_index - phantom.midline_slice) <= 4
+    assert abs(result.vbq / phantom.vbq - 1) < 0.02
+
+
 def test_fractured_level_is_flagged_and_left_out():
     phantom = make_sagittal_phantom(2, fractured_level="L2")
     result = measure_vbq(phantom.volume)

@@ -34,7 +34,6 @@ CANAL_TOLERANCE = 0.2  # of the marrow-CSF contrast: tight, so muscle and fat la
 CANAL_WIDTH_MM = (6, 40)  # plausible left-right extent of the sac's CSF column
 SPACING_FOR_ROI_MM = 35.0
 MIRROR_OFFSETS_MM = (2, 3, 4, 5, 6, 7, 8)
-PEAK_HALF_WIDTH_MM = 7
 BAND_ANTERIOR_MM, BAND_POSTERIOR_MM = 25, 60  # bodies' anterior margin to spinous processes
 
 
@@ -107,24 +106,26 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def symmetry_slice(slices: List[np.ndarray], chain: Chain, slice_spacing: float) -> int | None:
-    """The sharpest peak of left-right mirror similarity of the spine band (slices k-d and k+d alike for
-    d = 2..8 mm), or None when the slab is too thin to tell."""
+    """The highest interior peak of left-right mirror similarity of the spine band (slices k-d and k+d
+    alike for d = 2..8 mm), or None when the slab is too thin to tell. A peak at the edge of the range
+    where all offsets fit is a slab-edge artefact, not a mirror plane."""
     centres = np.array(chain.centres)
     r0, r1 = centres[:, 0].min(), centres[:, 0].max() + 1
     c0 = max(int(centres[:, 1].min()) - BAND_ANTERIOR_MM, 0)
     c1 = int(centres[:, 1].max()) + BAND_POSTERIOR_MM
     band = np.stack([image[r0:r1, c0:c1] for image in slices])
     offsets = sorted({max(1, int(round(d / slice_spacing))) for d in MIRROR_OFFSETS_MM})
-    n = len(slices)
-    profile = np.full(n, np.nan)
-    for k0 in range(offsets[-1], n - offsets[-1]):
-        profile[k0] = np.mean([_correlation(band[k0 - d].ravel(), band[k0 + d].ravel()) for d in offsets])
-    half = max(1, int(round(PEAK_HALF_WIDTH_MM / slice_spacing)))
-    prominence = np.full(n, -np.inf)
-    for k in range(half, n - half):
-        if np.isfinite(profile[[k - half, k, k + half]]).all():
-            prominence[k] = profile[k] - 0.5 * (profile[k - half] + profile[k + half])
-    return int(np.argmax(prominence)) if np.isfinite(prominence).any() else None
+    first, last = offsets[-1], len(slices) - 1 - offsets[-1]
+    if last - first < 2:
+        return None
+    profile = np.array(
+        [
+            np.mean([_correlation(band[k - d].ravel(), band[k + d].ravel()) for d in offsets])
+            for k in range(first, last + 1)
+        ]
+    )
+    peaks = [i for i in range(1, len(profile) - 1) if profile[i] >= max(profile[i - 1], profile[i + 1])]
+    return first + max(peaks, key=lambda i: profile[i]) if peaks else None
 
 
 def find_midsagittal_slice(view: SagittalView, chain: Chain, k_chain: int, redetect) -> Midline:
