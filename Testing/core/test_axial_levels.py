@@ -135,8 +135,8 @@ def test_real_body_centres_map_to_the_right_axial_slices(group, case):
 @pytest.mark.shared
 @pytest.mark.parametrize("group,case", REAL_CASES)
 def test_real_sagittal_detection_names_the_lumbar_levels(group, case):
-    """Axial slices get the right lumbar level from the detected sagittal bodies; only VB1_06 (issue
-    #4) may instead come out flagged unverified. Thoracic names above L1 are not required."""
+    """Axial slices get the right lumbar level from the detected sagittal bodies, with the sacrum found;
+    thoracic names above L1 are not required."""
     folder = shared_case(group, case)
     sagittal = read_volume(str(folder / "image.nii.gz"))
     labels = read_volume(str(folder / "labels.nii.gz"))
@@ -144,11 +144,8 @@ def test_real_sagittal_detection_names_the_lumbar_levels(group, case):
     found = levels_from_sagittal(grid, sagittal)
     agreement = body_level_agreement(found.slices, levels_from_vertebra_map(labels, grid))
     lumbar = {level: ok for level, ok in agreement.items() if level.startswith(("L", "S"))}
-    if found.verified:
-        assert len(lumbar) >= 5 and all(lumbar.values()), agreement
-        assert found.confidence >= 0.9
-    else:
-        assert case == "VB1_06_AKs6" and found.flag == UNVERIFIED_FLAG, found.notes
+    assert found.verified and found.confidence >= 0.9, found.notes
+    assert len(lumbar) >= 5 and all(lumbar.values()), agreement
 
 
 def _course(slope_per_slice_mm, n=40):
