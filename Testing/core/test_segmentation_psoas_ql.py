@@ -1,0 +1,110 @@
+"""Psoas major and quadratus lumborum in the built-in segmenter: phantom accuracy, real-data plausibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shared_data import shared_case
+from spinequant.imageio import read_volume
+from spinequant.phantoms.axial import make_axial_phantom
+from spinequant.segmentation import builtin, segment
+from spinequant.segmentation.orientation import to_canonical
+
+PSOAS = {"left": 5, "right": 6}
+QL = {"left": 7, "right": 8}
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2.0 * np.logical_and(a, b).sum() / max(1, a.sum() + b.sum())
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return make_axial_phantom(seed=0)
+
+
+@pytest.mark.parametrize("dixon", [False, True], ids=["fat-bright image", "water/fat"])
+def test_phantom_psoas_and_quadratus_overlap_truth(phantom, dixon):
+    result = segment(phantom.image, *((phantom.water, phantom.fat) if dixon else ()))
+    for value in PSOAS.values():
+        # measured 0.97-0.995 over seeds 0-2 (eval_psoas_ql.py); target 0.95
+        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.95, value
+    for value in QL.values():
+        # measured 0.91-0.97 on seed 0 (0.87-0.94 on seeds 1-2): slices lost to marbling fat patches
+        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.88, value
+
+
+def test_phantom_psoas_unaffected_by_a_severely_fatty_multifidus():
+    fatty = make_axial_phantom(seed=1, n_slices=12, fat_infiltration={"multifidus": 0.6})
+    result = segment(fatty.image)
+    for value in PSOAS.values():
+        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.95, value
+
+
+def test_psoas_and_quadratus_sit_on_their_own_side(phantom):
+    result = segment(phantom.image)
+    labels, _ = to_canonical(result.labels)
+    columns = np.arange(labels.array.shape[2])
+    middle = labels.array.shape[2] / 2.0  # the phantom's canal is centred
+    for values, sign in (((5, 7), 1), ((6, 8), -1)):  # +x (higher column) is the patient's left
+        for value in values:
+            xs = columns[np.nonzero(labels.array == value)[2]]
+            assert xs.size and np.all(sign * (xs - middle) > 0), value
+
+
+def _tum01():
+    case = shared_case("axial_dixon", "TUM01")
+    water = read_volume(str(case / "image_water.nii.gz"))
+    fat = read_volume(str(case / "image_fat.nii.gz"))
+    return water, fat
+
+
+def _psoas_plausibility(labels: np.ndarray, image: np.ndarray, spacing, value: int, side: int):
+    """Per-slice (area mm^2, medial edge mm from the midline, lateral edge mm) where the label is present."""
+    anatomy = builtin.find_anatomy(image, spacing)
+    rows = []
+    for k in range(labels.shape[0]):
+        mask = labels[k] == value
+        if not mask.any() or not np.isfinite(anatomy.midline[k]):
+            continue
+        lateral = (np.nonzero(mask)[1] - anatomy.midline[k]) * spacing[0] * side
+        inside = anatomy.body[k][mask].mean()
+        rows.append((mask.sum() * spacing[0] * spacing[1], lateral.min(), lateral.max(), inside))
+    return np.array(rows)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("dixon", [False, True], ids=["W+F", "water/fat"])
+def test_tum01_psoas_is_a_plausible_muscle_beside_the_vertebral_body(dixon):
+    water, fat = _tum01()
+    image = water.with_array(water.array + fat.array)
+    result = segment(image, *((water, fat) if dixon else ()))
+    canonical, _ = to_canonical(result.labels)
+    signal = to_canonical(image)[0]
+    labels = canonical.array
+    for side, value in ((1, PSOAS["left"]), (-1, PSOAS["right"])):
+        table = _psoas_plausibility(labels, signal.array.astype(np.float32), signal.spacing, value, side)
+        # L2-L5 in 29 slices: the psoas is there on every one; measured on 20-27 of 29 per side
+        assert len(table) >= 0.6 * labels.shape[0], (value, len(table))
+        area, medial, lateral, inside = table.T
+        # adult psoas CSA ~2-8 cm^2 at L2 up to ~10-30 cm^2 at L5 (Reimann et al., Sci Rep 2024)
+        assert np.all((area >= 150) & (area <= 3500)), (value, area.min(), area.max())
+        # beside the vertebral body (its half-width ~20-25 mm), never across the midline, never out at
+        # the kidney; measured 7-24 mm (the 7 mm at the top slice, L2, takes in a rim of the body)
+        assert np.all((medial >= 5) & (medial <= 40)), (value, medial.min(), medial.max())
+        assert np.all(lateral <= 95), (value, lateral.max())
+        assert np.all(inside == 1.0)
+        # continuous: the area changes smoothly from slice to slice
+        assert np.max(np.maximum(area[1:] / area[:-1], area[:-1] / area[1:])) < 2.0, value
+
+
+@pytest.mark.shared
+def test_totalsegmentator_example_psoas_never_on_the_kidneys():
+    case = shared_case("model_output", "totalsegmentator_example_mr")
+    image = read_volume(str(case / "image.nii.gz"))
+    model = read_volume(str(case / "labels.nii.gz")).array
+    labels = segment(image).labels.array
+    organs = np.isin(model, [1, 2, 3, 5, 6, 13, 14, 15])  # spleen, kidneys, liver, stomach, bowel, colon
+    for value in (*PSOAS.values(),):
+        assert (organs & (labels == value)).sum() == 0, value
