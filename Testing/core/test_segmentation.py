@@ -89,8 +89,8 @@ def test_volume_without_spine_is_refused():
 def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
     result = segment(phantom.image, phantom.water, phantom.fat)
     for value in (1, 2, 3, 4, 5, 6):
-        # regression floor below the measured MF ~0.73-0.74 / ES ~0.76 / psoas ~0.97; target 0.95
-        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.7, value
+        # regression floor below the measured MF ~0.77 / ES ~0.76 / psoas ~0.97; target 0.95
+        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.73, value
     assert list(result.quality.columns[:2]) == ["slice", "z_mm"]
 
 
@@ -98,9 +98,9 @@ def test_phantom_severely_fatty_multifidus_is_recovered():
     fatty = make_axial_phantom(seed=0, n_slices=10, fat_infiltration={"multifidus": 0.6})
     result = segment(fatty.image)  # the single fat-bright image alone
     for value in (1, 2):
-        # measured ~0.64 on 24 slices (~0.68-0.71 before the seam split: the phantom's multifidus reaches
-        # ~14 mm lateral of its lamina tip, beyond the facet prior); target 0.95
-        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.6, value
+        # measured ~0.65/0.72 here, ~0.67/0.68 on 24 slices (0.68-0.71 before the seam split); the
+        # phantom's multifidus reaches ~14 mm lateral of its lamina tip, beyond the facet prior. Target 0.95
+        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.63, value
 
 
 def test_cli_segment_writes_labels_on_the_image_grid(tmp_path, phantom):

@@ -138,7 +138,7 @@ def _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamin
     anchor = multifidus | groove
     near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
     raw_lean = maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION
-    fragments = compartment.lean_fragments(raw_lean, allowed & behind & near & ~erector, spacing[0] * spacing[1])
+    fragments = compartment.lean_fragments(raw_lean, allowed & behind & ~erector, near, spacing[0] * spacing[1])
     recovered = multifidus | compartment.reachable_fragments(fragments, anchor, pixel)
     envelope = compartment.fatty_envelope(recovered, allowed & behind & ~erector)
     # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced

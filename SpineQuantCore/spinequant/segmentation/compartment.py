@@ -37,6 +37,7 @@ ANTERIOR_REACH_MM = (
     5.0  # the erector spinae lies behind the transverse processes, a few mm in front of the laminar surface
 )
 MIN_FRAGMENT_MM2 = 4.0
+FRAGMENT_INSIDE_SHARE = 0.5  # a fragment lies mostly within reach of the muscle; a longer lean sheet is other tissue
 FRAGMENT_GAP_MM = 10.0  # marbling fat patches are up to ~1 cm across
 
 
@@ -141,14 +142,18 @@ def compartment_slice(
     return mask
 
 
-def lean_fragments(lean_raw: np.ndarray, allowed: np.ndarray, pixel_area: float) -> np.ndarray:
-    """Lean islands (any size above noise) inside the allowed region: what is left of a fatty muscle."""
+def lean_fragments(lean_raw: np.ndarray, allowed: np.ndarray, near: np.ndarray, pixel_area: float) -> np.ndarray:
+    """Lean islands (any size above noise) lying (almost) wholly near the muscle: what is left of a
+    fatty muscle. A lean sheet that runs on beyond the neighbourhood is another tissue."""
     candidate = lean_raw & allowed
     labelled, count = ndimage.label(candidate)
     if count == 0:
         return candidate
-    sizes = ndimage.sum_labels(candidate, labelled, np.arange(1, count + 1)) * pixel_area
-    return np.isin(labelled, 1 + np.nonzero(sizes >= MIN_FRAGMENT_MM2)[0])
+    index = np.arange(1, count + 1)
+    sizes = ndimage.sum_labels(candidate, labelled, index)
+    inside = ndimage.sum_labels(candidate & near, labelled, index)
+    keep = (sizes * pixel_area >= MIN_FRAGMENT_MM2) & (inside >= FRAGMENT_INSIDE_SHARE * sizes)
+    return np.isin(labelled, index[keep])
 
 
 def reachable_fragments(fragments: np.ndarray, anchor: np.ndarray, pixel: float) -> np.ndarray:
