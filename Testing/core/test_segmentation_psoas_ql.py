@@ -91,8 +91,8 @@ def test_tum01_psoas_is_a_plausible_muscle_beside_the_vertebral_body(dixon):
         # adult psoas CSA ~2-8 cm^2 at L2 up to ~10-30 cm^2 at L5 (Reimann et al., Sci Rep 2024)
         assert np.all((area >= 150) & (area <= 3500)), (value, area.min(), area.max())
         # beside the vertebral body (its half-width ~20-25 mm), never across the midline, never out at
-        # the kidney; measured 7-24 mm (the 7 mm at the top slice, L2, takes in a rim of the body)
-        assert np.all((medial >= 5) & (medial <= 40)), (value, medial.min(), medial.max())
+        # the kidney; measured 13-28 mm
+        assert np.all((medial >= 10) & (medial <= 40)), (value, medial.min(), medial.max())
         assert np.all(lateral <= 95), (value, lateral.max())
         assert np.all(inside == 1.0)
         # continuous: the area changes smoothly from slice to slice

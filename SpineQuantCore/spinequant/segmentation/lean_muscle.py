@@ -231,7 +231,7 @@ def _anchor(free: list, footprint) -> int:
     for k, (mask, score) in enumerate(free):
         if mask is None:
             continue
-        reach = ndimage.binary_dilation(mask, footprint)
+        reach = dilate_within(mask, footprint, np.ones_like(mask))
         near = range(max(0, k - MAX_GAP), min(len(free), k + MAX_GAP + 1))
         votes = sum(free[j][0] is not None and j != k and agrees(free[j][0], mask, reach) for j in near)
         support[k] = votes + score / (1.0 + max(s for _, s in free))
@@ -255,10 +255,11 @@ def track_slices(segment_slice: Callable, n_slices: int, pixel_mm: float) -> lis
     for step in (1, -1):
         previous, gap, k = out[anchor], 0, anchor + step
         while 0 <= k < n_slices and gap <= MAX_GAP:
-            reach = ndimage.binary_dilation(previous, footprint)
+            reach = dilate_within(previous, footprint, np.ones_like(previous))
             mask = free[k][0]
             if mask is None or not agrees(mask, previous, reach):
-                mask = segment_slice(k, ndimage.binary_dilation(previous, _disk_px(RETRY_REACH_MM, pixel_mm)))[0]
+                near = dilate_within(previous, _disk_px(RETRY_REACH_MM, pixel_mm), np.ones_like(previous))
+                mask = segment_slice(k, near)[0]
             if mask is not None and agrees(mask, previous, reach):
                 out[k], previous, gap = mask, mask, 0
             else:

@@ -35,6 +35,7 @@ AREA_MM2 = (150.0, 3500.0)
 MAX_EXTENT_MM = 75.0  # no psoas section is wider than ~6 cm in any direction
 MIN_SOLIDITY = 0.6  # of the hole-filled section; large fat patches at the border notch it deeply
 SCORE_OFFSET_MM = 20.0
+MEDIAL_SLACK_MM = 6.0  # how much closer to the midline than usual the psoas may reach on one slice
 
 
 def _accept_psoas(blob: Blob) -> bool:
@@ -86,7 +87,30 @@ def label_psoas(labels, lean, fat_fraction, body, midlines, laminae, spacing) ->
             frame = slice_frame(lean[k].shape, midlines[k], laminae[k, column], side, spacing)
             return psoas_slice(lean[k], smooth[k], fat_fraction[k], body[k], frame, taken[k], prior)
 
-        for k, mask in enumerate(track_slices(segment_slice, labels.shape[0], spacing[0])):
+        masks = track_slices(segment_slice, labels.shape[0], spacing[0])
+        for k, mask in enumerate(clear_of_the_spine(masks, midlines, side, spacing[0])):
             if mask is not None:
                 labels[k][mask & ~taken[k]] = LABEL_OF[f"psoas_{name}"]
     return labels
+
+
+def clear_of_the_spine(masks: list, midlines, side: int, pixel_mm: float) -> list:
+    """Cut what reaches well medial of the psoas's usual medial edge: the disc it touched at one level.
+
+    Vertebral bodies and discs are about equally wide through the lumbar spine, so the psoas's medial
+    edge (against them) stays at a similar distance from the midline; a slice where it reaches much
+    closer took in part of a disc (water-rich, as lean as muscle) or of the body.
+    """
+    medial = {}
+    for k, mask in enumerate(masks):
+        if mask is not None:
+            lateral = (np.nonzero(mask)[1] - midlines[k]) * pixel_mm * side
+            medial[k] = np.percentile(lateral, 1)
+    if len(medial) < 3:
+        return masks
+    limit = np.median(list(medial.values())) - MEDIAL_SLACK_MM
+    out = list(masks)
+    for k in medial:
+        columns = (np.arange(masks[k].shape[1]) - midlines[k]) * pixel_mm * side
+        out[k] = masks[k] & (columns >= limit)[None, :]
+    return out
