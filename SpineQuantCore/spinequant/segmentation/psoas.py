@@ -1,7 +1,8 @@
 """Psoas major: the lean, near-elliptic muscle beside the vertebral body, in front of the transverse process.
 
-Anatomy used (Gray's Anatomy, lumbar cross-sections; psoas CSA from Hanson et al., Am J Sports Med
-1999 and Reimann et al., Sci Rep 2024: ~2-8 cm^2 at L1-L2 growing to ~10-30 cm^2 at L4-L5):
+Anatomy used (standard lumbar cross-sectional anatomy; psoas CSA grows caudally, e.g. 1.9 +- 1.1 cm^2
+at L1 to 12.1 +- 2.5 cm^2 at L5 in young women, "Morphometry of lumbar muscles in the seated posture
+with weight-bearing MR scans"; larger in men, hence the wide area range below):
 - the psoas arises from the sides of the vertebral bodies and discs, so its medial edge lies beside
   the body, ~15-30 mm from the midline, never across it;
 - it lies in front of the transverse processes: its centre is ~20-75 mm in front of the posterior
