@@ -154,8 +154,8 @@ def check_volume(volume: Volume, plane: Optional[str] = None, min_slices: int = 
         if found != plane:
             raise InputError(
                 volume.source,
-                f"is a {found} stack (slice normal {np.round(volume.direction[:, 2], 2).tolist()} in LPS), "
-                f"but an {plane} stack is needed",
+                f"holds {found} slices (slice normal {np.round(volume.direction[:, 2], 2).tolist()} in LPS), "
+                f"but {plane} slices are needed",
             )
 
 

@@ -83,7 +83,7 @@ def _bad_inputs(folder, phantom, tmp):
     sitk.WriteImage(sitk.GetImageFromArray(phantom.image.array[5]), str(tmp / "flat.nii.gz"))
     image, seg = folder / "image.nii.gz", folder / "seg.nii.gz"
     return [
-        ((tmp / "sagittal.nii.gz", seg), r"sagittal\.nii\.gz: is a sagittal stack"),
+        ((tmp / "sagittal.nii.gz", seg), r"sagittal\.nii\.gz: holds sagittal slices"),
         ((tmp / "flat.nii.gz", seg), r"flat\.nii\.gz: is a 2D image"),
         ((image, tmp / "empty.nii.gz"), r"empty\.nii\.gz: segmentation is empty"),
         ((image, tmp / "small.nii.gz"), r"small\.nii\.gz: grid .* does not match the image"),

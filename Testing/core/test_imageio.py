@@ -44,7 +44,7 @@ def test_plane_comes_from_direction_cosines_not_array_order():
 def test_sagittal_file_refused_where_axial_is_needed(tmp_path):
     path = tmp_path / "sag.nii.gz"
     write_volume(_volume(SAGITTAL_DIRECTION), str(path))
-    with pytest.raises(InputError, match=r"sag\.nii\.gz.*sagittal stack.*axial stack is needed"):
+    with pytest.raises(InputError, match=r"sag\.nii\.gz.*sagittal slices.*axial slices are needed"):
         read_volume(str(path), plane="axial")
 
 
