@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "SpineQuantCore"))
 sys.path.insert(0, str(REPO / "Testing"))
 
+from shared_data import SAGITTAL_CASES, axial_reference  # noqa: E402
 from shared_data import SHARED_DATA as SHARED  # noqa: E402
 from spinequant.axial_levels import AxialLevels, levels_from_axial  # noqa: E402
 from spinequant.imageio import Volume, read_volume  # noqa: E402
@@ -37,16 +38,6 @@ from spinequant.levels import (  # noqa: E402
 )
 
 S1_IN_VIEW = ("VB1_06_AKs6", "VB1_10_DzZ_T1", "VB1_07_AKs7", "VB1_11_DzZ_T2", "VB2_02", "VB2_05")  # by eye
-SAGITTAL_CASES = (
-    "sagittal_t1/VB1_06_AKs6",
-    "sagittal_t1/VB1_10_DzZ_T1",
-    "sagittal_other/VB1_07_AKs7",
-    "sagittal_other/VB1_11_DzZ_T2",
-    "sagittal_other/VB2_02",
-    "sagittal_other/VB2_05",
-    "sagittal_other/VB3_01",
-    "sagittal_other/VB3_10",
-)
 AXIAL_CASES = ("axial_dixon/TUM01",)
 Present = Dict[int, Set[str]]  # per slice: every vertebral body it cuts
 BOUNDARY_MM = 6.0  # a body/disc boundary this far off is a boundary error, not a wrong level
@@ -60,20 +51,7 @@ def reslice_axial(
     body with most voxels, or the disc between two bodies) and every body the slice cuts.
     `offset_mm` moves the slice grid down (where the slices fall relative to the anatomy)."""
     source = image.to_sitk()
-    size = np.array(source.GetSize()) - 1
-    corners = np.array(
-        [
-            source.TransformContinuousIndexToPhysicalPoint([float(v) for v in np.array(c) * size])
-            for c in np.ndindex(2, 2, 2)
-        ]
-    )
-    low, high = corners.min(axis=0), corners.max(axis=0)
-    reference = sitk.Image(
-        [int(high[0] - low[0]) + 1, int(high[1] - low[1]) + 1, int((high[2] - low[2]) / slice_mm) + 1], sitk.sitkFloat32
-    )
-    reference.SetSpacing((1.0, 1.0, slice_mm))
-    reference.SetDirection((1, 0, 0, 0, 1, 0, 0, 0, -1))
-    reference.SetOrigin((float(low[0]), float(low[1]), float(high[2]) - offset_mm))
+    reference = axial_reference(image, slice_mm, offset_mm)
     axial = sitk.Resample(source, reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
     stack = Volume.from_sitk(axial, f"{image.source} (axial reslice)")
     on_grid = sitk.Resample(labels.to_sitk(), reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)

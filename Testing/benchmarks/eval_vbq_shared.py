@@ -19,22 +19,15 @@ from skimage import morphology
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "SpineQuantCore"))
+sys.path.insert(0, str(REPO / "Testing"))
 
+from shared_data import SAGITTAL_CASES  # noqa: E402
+from shared_data import SHARED_DATA as SHARED  # noqa: E402
 from spinequant.imageio import read_volume  # noqa: E402
 from spinequant.vbq import measure_vbq  # noqa: E402
 from spinequant.vbq.view import SagittalView  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
-CASES = (
-    "sagittal_t1/VB1_06_AKs6",
-    "sagittal_t1/VB1_10_DzZ_T1",
-    "sagittal_other/VB1_07_AKs7",
-    "sagittal_other/VB1_11_DzZ_T2",
-    "sagittal_other/VB2_02",
-    "sagittal_other/VB2_05",
-    "sagittal_other/VB3_01",
-    "sagittal_other/VB3_10",
-)
+CASES = SAGITTAL_CASES
 CODES = {"T10": 17, "T11": 18, "T12": 19, "L1": 20, "L2": 21, "L3": 22, "L4": 23, "L5": 24, "S1": 26}
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from shared_data import shared_case
+from shared_data import SAGITTAL_CASES, axial_reference, shared_case
 from spinequant.axial_levels import (
     UNVERIFIED_FLAG,
     body_level_agreement,
@@ -19,37 +19,15 @@ from spinequant.levels import VERTEBRA_CODES, levels_from_vertebra_map
 from spinequant.phantoms.axial import make_axial_phantom
 from spinequant.phantoms.sagittal import make_sagittal_phantom
 
-REAL_CASES = [
-    ("sagittal_t1", "VB1_06_AKs6"),
-    ("sagittal_t1", "VB1_10_DzZ_T1"),
-    ("sagittal_other", "VB1_07_AKs7"),
-    ("sagittal_other", "VB1_11_DzZ_T2"),
-    ("sagittal_other", "VB2_02"),
-    ("sagittal_other", "VB2_05"),
-    ("sagittal_other", "VB3_01"),
-    ("sagittal_other", "VB3_10"),
-]
+REAL_CASES = [tuple(case.split("/")) for case in SAGITTAL_CASES]
 
 
 def axial_grid_through(sagittal: Volume, slice_mm: float = 4.0, resample: bool = False) -> Volume:
-    """An axial stack (k running inferior, like many scanners) covering the sagittal volume's extent."""
-    image = sagittal.to_sitk()
-    size = np.array(image.GetSize()) - 1
-    corners = np.array(
-        [
-            image.TransformContinuousIndexToPhysicalPoint([float(v) for v in np.array(c) * size])
-            for c in np.ndindex(2, 2, 2)
-        ]
-    )
-    low, high = corners.min(axis=0), corners.max(axis=0)
-    reference = sitk.Image(
-        [int(high[0] - low[0]) + 1, int(high[1] - low[1]) + 1, int((high[2] - low[2]) / slice_mm) + 1], sitk.sitkFloat32
-    )
-    reference.SetSpacing((1.0, 1.0, slice_mm))
-    reference.SetDirection((1, 0, 0, 0, 1, 0, 0, 0, -1))
-    reference.SetOrigin((float(low[0]), float(low[1]), float(high[2])))
+    """An axial stack covering the sagittal volume's extent (the image resampled onto it when asked)."""
+    reference = axial_reference(sagittal, slice_mm)
     if resample:
-        reference = sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+        reference = sitk.Resample(sagittal.to_sitk(), reference, sitk.Transform(), sitk.sitkLinear, 0.0,
+                                  sitk.sitkFloat32)
     return Volume.from_sitk(reference, "axial grid")
 
 
