@@ -17,6 +17,7 @@ import pandas as pd
 from ..axial_levels import UNVERIFIED_FLAG, assign_levels
 from ..deid import merge_identifiers, scrub_text
 from ..errors import SpineQuantError
+from ..imageio import Volume, require_same_grid
 from ..measure import measure_muscles, primary_fat_voxels, structure_masks
 from ..tables import long_table, write_measurements
 from .series import Selection, find_series, select_series
@@ -56,13 +57,24 @@ def _add_level_flags(table: pd.DataFrame, method: str, confidence: float, verifi
     return table
 
 
+def in_phase_like(water: Volume, fat: Volume) -> Volume:
+    """Water + fat on the water grid (an in-phase-like, fat-bright image)."""
+    require_same_grid(water, fat)
+    total = water.array.astype(np.float32) + fat.array.astype(np.float32)
+    return water.with_array(total, f"{water.source} + {Path(fat.source).name}")
+
+
 def _muscles(selection: Selection, case_id: str, out: Path, options: CaseOptions, summary: Dict,
              notes: List[str]) -> Optional[pd.DataFrame]:
     from ..report import write_muscle_pictures  # late: pictures are optional to measuring
 
-    image = selection.axial.read()
     water = selection.water.read() if selection.water else None
     fat = selection.fat.read() if selection.fat else None
+    if selection.axial is not None:
+        image = selection.axial.read()
+    else:  # Dixon only: water + fat is the fat-bright, in-phase-like image the segmenter and methods expect
+        image = in_phase_like(water, fat)
+        notes.append("muscles: no T1/T2 axial series; measured on water + fat")
     if water is not None and (water.array.shape != image.array.shape):
         notes.append("Dixon water/fat grid differs from the axial image: Dixon not used")
         water = fat = None
@@ -107,11 +119,14 @@ def process_case(case_dir: str, case_id: str, out_dir: str, options: CaseOptions
         identifiers = merge_identifiers(s.metadata for s in series)
         selection = select_series(series)
         notes += selection.notes
-        summary.update(axial_series=selection.axial.name if selection.axial else "",
+        dixon_only = selection.axial is None and selection.water is not None and selection.fat is not None
+        axial_name = selection.axial.name if selection.axial else (
+            f"{selection.water.name} + {selection.fat.name}" if dixon_only else "")
+        summary.update(axial_series=axial_name,
                        sagittal_series=selection.sagittal_t1.name if selection.sagittal_t1 else "")
-        if selection.axial is None and selection.sagittal_t1 is None:
+        if not axial_name and selection.sagittal_t1 is None:
             raise SpineQuantError("no axial series and no sagittal T1 series found")
-        stages = [("muscles", selection.axial, lambda: _muscles(selection, case_id, out, options, summary, notes)),
+        stages = [("muscles", axial_name or None, lambda: _muscles(selection, case_id, out, options, summary, notes)),
                   ("vbq", selection.sagittal_t1, lambda: _vbq(selection, case_id, out, summary, notes))]
         for stage, series_present, action in stages:
             if series_present is None:
