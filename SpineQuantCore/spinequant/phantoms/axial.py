@@ -13,6 +13,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 from scipy import ndimage
+from skimage.morphology import convex_hull_image
 
 from ..imageio import Volume
 from ..labels import LABEL_OF
@@ -52,6 +53,31 @@ class AxialPhantom:
 
 def _ellipse(x: np.ndarray, y: np.ndarray, cx: float, cy: float, ax: float, ay: float) -> np.ndarray:
     return ((x - cx) / ax) ** 2 + ((y - cy) / ay) ** 2 <= 1.0
+
+
+def _posterior_compartment(regions, side, xx, yy, proton_density, tissue_ff, spacing) -> None:
+    """Make one side's back muscles anatomical: erector spinae abutting the multifidus, both in fat.
+
+    In lumbar MRI the multifidus and erector spinae touch along a thin fat plane (no wedge of other
+    tissue between them), and the thoracolumbar fascia wraps them with fat around and behind: there
+    is no band of generic lean tissue in the back. So the erector spinae fills the convex hull of
+    the two muscles' ellipses lateral of the multifidus and its plane, and the compartment's
+    surroundings (the fascia and the fat behind it) are fat. Edits `regions` and the maps in place.
+    """
+    multifidus, erector = regions[f"multifidus_{side}"], regions[f"erector_spinae_{side}"]
+    hull = convex_hull_image(multifidus | erector)
+    plane = ndimage.distance_transform_edt(~multifidus, sampling=spacing[1::-1]) <= FASCIA_FAT_MM
+    regions[f"erector_spinae_{side}"] = hull & ~plane
+    fascia = ndimage.distance_transform_edt(~hull, sampling=spacing[1::-1]) <= FASCIA_FAT_MM
+    # subcutaneous fat lies behind every column of the compartment, and beside the spinous
+    # process (interspinous ligament and fat) between the two multifidi
+    back_edge = np.where(hull.any(axis=0), np.max(np.where(hull, yy, -np.inf), axis=0), np.inf)
+    behind = yy > back_edge[None, :]
+    medial = np.abs(xx[0]) < np.abs(xx[hull]).min()
+    behind |= medial[None, :] & (yy > yy[multifidus].min())
+    surroundings = (fascia | behind) & (proton_density > 0)
+    proton_density[surroundings] = 1.0
+    tissue_ff[surroundings] = 0.95
 
 
 def _level_layout(n_slices: int, spacing_z: float, levels: Tuple[str, ...]) -> List[str]:
@@ -109,7 +135,7 @@ def make_axial_phantom(
     y = origin[1] + np.arange(ny) * spacing[1]
     yy, xx = np.meshgrid(y, x, indexing="ij")
     all_levels = ("L1", "L2", "L3", "L4", "L5", "S1")
-    levels = all_levels[all_levels.index(first_level):]
+    levels = all_levels[all_levels.index(first_level) :]
     slice_levels = _level_layout(n_slices, spacing[2], levels)
 
     labels = np.zeros(shape, np.uint8)
@@ -131,12 +157,14 @@ def make_axial_phantom(
             for side, sign, side_scale in (("left", 1, 1.0), ("right", -1, left_right_scale)):
                 s = scale * side_scale
                 muscles.append((f"{name}_{side}", (sign * cx, cy, ax * s, ay * s)))
+        regions = {key: _ellipse(xx, yy, *geometry) for key, geometry in muscles}
+        for side in ("left", "right"):
+            _posterior_compartment(regions, side, xx, yy, proton_density[k], tissue_ff[k], spacing)
         for _, (cx, cy, ax, ay) in muscles:  # fat planes first, so neighbours never touch
             plane = _ellipse(xx, yy, cx, cy, ax + FASCIA_FAT_MM, ay + FASCIA_FAT_MM)
             proton_density[k][plane] = 1.0
             tissue_ff[k][plane] = 0.95
-        for key, (cx, cy, ax, ay) in muscles:
-            region = _ellipse(xx, yy, cx, cy, ax, ay)
+        for key, region in regions.items():
             labels[k][region] = LABEL_OF[key]
             proton_density[k][region] = 1.0
         # bone (dark on fat-bright images: low proton density, marrow partly fatty)
@@ -168,8 +196,10 @@ def make_axial_phantom(
         key = [k for k, v in LABEL_OF.items() if v == value][0]
         muscle = key.rsplit("_", 1)[0]
         share = shares.get(key, shares.get(muscle, 0.0))
-        fat_voxels = _marbling(rng, shape, spacing_kji, mask, share)
-        lean_ff = np.clip(LEAN_FAT_FRACTION + 0.02 * rng.standard_normal(mask.sum()), 0.0, 0.2)
+        # one random stream per muscle: reshaping one muscle leaves every other muscle's marbling as it was
+        muscle_rng = np.random.default_rng((seed, value))
+        fat_voxels = _marbling(muscle_rng, shape, spacing_kji, mask, share)
+        lean_ff = np.clip(LEAN_FAT_FRACTION + 0.02 * muscle_rng.standard_normal(mask.sum()), 0.0, 0.2)
         fat_fraction[mask] = lean_ff
         fat_fraction[fat_voxels] = FAT_VOXEL_FAT_FRACTION
         true_fi[key] = 100.0 * fat_voxels.sum() / mask.sum()
