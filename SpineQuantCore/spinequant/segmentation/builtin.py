@@ -112,25 +112,35 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
         return
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     mask = compartment.compartment_slice(lean, body, mid, lamina_row, side, spacing)
+    allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
+    if not maps.from_dixon:
+        # fat fraction guessed from intensity: a fat patch at the border merges with the fat outside
+        # and bias/partial volume make the lean edge ragged, so the fascia's near-convex outline
+        # decides. A measured (Dixon) fat fraction is trusted: real fat dents there are not muscle.
+        mask = compartment.fatty_envelope(mask, allowed)
     multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing)
-    multifidus, erector = _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamina_row, spacing)
+    multifidus, erector = _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing)
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
 
 
-def _recover_fatty(multifidus, erector, maps, k, body, region, lateral_mm, lamina_row, spacing):
-    """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
-    pixel = spacing[0]
+def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarray:
+    """Where back muscle may lie on one side: inside the skin, not bone, behind the arch."""
     inside = ndimage.distance_transform_edt(body, sampling=(spacing[1], spacing[0])) > SKIN_MARGIN_MM
-    allowed = (
+    return (
         region
         & inside
         & ~maps.dark[k]
         & compartment.behind_lamina(body.shape, lamina_row, spacing[1])
         & compartment.outside_vertebral_arch(lateral_mm, body.shape, lamina_row, spacing[1])
     )
-    rows = np.arange(body.shape[0])[:, None]
-    behind = np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], body.shape)
+
+
+def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing):
+    """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
+    pixel = spacing[0]
+    rows = np.arange(allowed.shape[0])[:, None]
+    behind = np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], allowed.shape)
     groove = split.seeds(allowed & behind, lateral_mm, lamina_row, spacing)[0]
     # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better
     if _lean_share(multifidus, maps.fat_fraction[k], allowed) >= FATTY_LEAN_OUTLINE_SHARE:
