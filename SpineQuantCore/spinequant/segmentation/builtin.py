@@ -113,7 +113,11 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     mask = compartment.compartment_slice(lean, body, mid, lamina_row, side, spacing)
     allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
-    if not maps.from_dixon:
+    if maps.from_dixon:
+        # a measured fat fraction: lean pieces that marbling fat cut off the muscle are muscle (from
+        # intensity alone, partial volume at fat edges makes such pieces too often not muscle)
+        mask = mask | compartment.cut_off_lean(lean & allowed, mask, lateral_mm, lamina_row, spacing[0])
+    else:
         # fat fraction guessed from intensity: a fat patch at the border merges with the fat outside
         # and bias/partial volume make the lean edge ragged, so the fascia's near-convex outline
         # decides. A measured (Dixon) fat fraction is trusted: real fat dents there are not muscle.

@@ -39,6 +39,7 @@ ANTERIOR_REACH_MM = (
 MIN_FRAGMENT_MM2 = 4.0
 FRAGMENT_INSIDE_SHARE = 0.5  # a fragment lies mostly within reach of the muscle; a longer lean sheet is other tissue
 FRAGMENT_GAP_MM = 10.0  # marbling fat patches are up to ~1 cm across
+MIN_PIECE_MM2 = 25.0  # a muscle piece cut off by a fat patch is several mm across; smaller lean specks are vessels
 
 
 def fat_planes(fat_fraction: np.ndarray, spacing: Tuple[float, float, float]) -> np.ndarray:
@@ -140,6 +141,30 @@ def compartment_slice(
     if mask.sum() * spacing[0] * spacing[1] < MIN_AREA_MM2:
         return np.zeros_like(lean)
     return mask
+
+
+def cut_off_lean(
+    lean: np.ndarray, mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, pixel: float
+) -> np.ndarray:
+    """Lean pieces that marbling fat patches cut off the compartment: within a patch's width of it,
+    no further lateral than it (beyond lies the abdominal wall), behind the lamina (in front lie
+    facets and intertransversarii) and clear of the spinous process (interspinous ligament)."""
+    if not mask.any():
+        return mask
+    near = reachable_fragments(lean & ~mask, mask, pixel) & ~mask
+    pieces, count = ndimage.label(near)
+    if count == 0:
+        return near
+    index = np.arange(1, count + 1)
+    columns = np.broadcast_to(lateral_mm[None, :], mask.shape)
+    rows = np.broadcast_to(np.arange(mask.shape[0])[:, None], mask.shape)
+    keep = (
+        (ndimage.sum_labels(near, pieces, index) * pixel * pixel >= MIN_PIECE_MM2)
+        & (ndimage.maximum(columns, pieces, index) <= columns[mask].max())
+        & (ndimage.minimum(columns, pieces, index) >= max(columns[mask].min(), SEED_STRIP_MM[0]))
+        & (ndimage.minimum(rows, pieces, index) >= max(rows[mask].min(), lamina_row))
+    )
+    return np.isin(pieces, index[keep])
 
 
 def lean_fragments(lean_raw: np.ndarray, allowed: np.ndarray, near: np.ndarray, pixel_area: float) -> np.ndarray:
