@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from batch_runs import interrupted_then_resumed
 
 from spinequant.batch import run_batch
 from spinequant.batch.series import find_series, select_series, weighting_of
@@ -54,23 +55,11 @@ def test_batch_measures_cases_and_lists_failures(tmp_path, phantoms):
     assert (out / "cases" / "case01" / "vbq_midsagittal.png").exists()
 
 
-class Interrupt(Exception):
-    pass
-
-
 def test_interrupted_and_resumed_run_gives_identical_cohort(tmp_path, phantoms):
     cases = make_cases(tmp_path / "in", phantoms, n=3, corrupt=True)
     whole = run_batch(str(cases), str(tmp_path / "whole"), report=False)
-    done = []
-
-    def stop_after_two(outcome):
-        done.append(outcome.case_id)
-        if len(done) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_batch(str(cases), str(tmp_path / "split"), report=False, after_case=stop_after_two)
-    resumed = run_batch(str(cases), str(tmp_path / "split"), resume=True, report=False)
+    done, resumed = interrupted_then_resumed(cases, tmp_path / "split", stop_after=2)
+    assert done == ["case01", "case02"]
     assert resumed.processed == ["case03", "case99"] and resumed.skipped == ["case01", "case02"]
     assert (tmp_path / "split" / "cohort.csv").read_bytes() == whole.cohort_csv.read_bytes()
     again = run_batch(str(cases), str(tmp_path / "split"), resume=True, report=False)

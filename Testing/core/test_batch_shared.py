@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from batch_runs import interrupted_then_resumed
 
 from shared_data import shared_case
 from spinequant.batch import run_batch
@@ -49,15 +50,6 @@ def test_real_and_phantom_cases_resume_to_the_identical_cohort(tmp_path, mixed_f
     vbq = cohort[(cohort.case_id == "real_vb1_10") & (cohort.metric == "vbq")]["value"]
     assert len(vbq) == 1 and 2.0 < vbq.iloc[0] < 4.0
 
-    seen = []
-
-    def interrupt_after_two(outcome):
-        seen.append(outcome.case_id)
-        if len(seen) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_batch(str(mixed_folder), str(tmp_path / "split"), report=False, after_case=interrupt_after_two)
-    resumed = run_batch(str(mixed_folder), str(tmp_path / "split"), resume=True, report=False)
+    seen, resumed = interrupted_then_resumed(mixed_folder, tmp_path / "split", stop_after=2)
     assert resumed.skipped == seen and "zz_corrupt" in resumed.processed
     assert (tmp_path / "split" / "cohort.csv").read_bytes() == whole.cohort_csv.read_bytes()
