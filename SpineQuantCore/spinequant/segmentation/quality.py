@@ -18,6 +18,9 @@ PLAUSIBLE_AREA_MM2 = {
     "quadratus_lumborum": (50.0, 2000.0),
 }
 ASYMMETRY_RATIO = 1.6  # left/right area ratio beyond which a slice is flagged
+# Muscle CSA changes smoothly along the spine (a few % per 4 mm slice); twice or half the area of both
+# neighbouring slices means a leak or a missed part on that slice.
+JUMP_RATIO = 2.0
 FLAG_PENALTY = 0.25
 
 
@@ -29,11 +32,26 @@ def slice_quality(labels: np.ndarray, pixel_area_mm2: float, slice_positions_mm:
         row = {"slice": k, "z_mm": float(slice_positions_mm[k])}
         for value, structure in DEFAULT_LABELS.items():
             row[f"area_mm2_{structure.key}"] = float(counts[value] * pixel_area_mm2)
-        flags = _flags(row)
-        row["flags"] = ";".join(flags)
-        row["confidence"] = max(0.0, 1.0 - FLAG_PENALTY * len(flags))
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    jumps = _area_jumps(table)
+    table["flags"] = [";".join(_flags(row) + jumps[k]) for k, row in enumerate(rows)]
+    table["confidence"] = [max(0.0, 1.0 - FLAG_PENALTY * len(f.split(";"))) if f else 1.0 for f in table["flags"]]
+    return table
+
+
+def _area_jumps(table: pd.DataFrame) -> List[List[str]]:
+    """Per slice: '<structure>_area_jump' where the area is over JUMP_RATIO times (or under 1/JUMP_RATIO
+    of) the area on both neighbouring slices that hold the structure."""
+    jumps: List[List[str]] = [[] for _ in range(len(table))]
+    for structure in DEFAULT_LABELS.values():
+        areas = table[f"area_mm2_{structure.key}"].to_numpy()
+        present = np.flatnonzero(areas > 0)
+        for before, k, after in zip(present[:-2], present[1:-1], present[2:]):
+            ratios = areas[k] / areas[[before, after]]
+            if (ratios > JUMP_RATIO).all() or (ratios < 1.0 / JUMP_RATIO).all():
+                jumps[k].append(f"{structure.key}_area_jump")
+    return jumps
 
 
 def _flags(row) -> List[str]:
