@@ -441,7 +441,7 @@ class ParaspinalFatLogic(ReviewLogicMixin, ScriptedLoadableModuleLogic):
             tag_case_node,
         )
         from ParaspinalFatLib.volumes import node_from_volume
-        from spinequant.imageio import read_volume, require_same_grid
+        from spinequant.imageio import read_volume, require_same_grid, water_plus_fat
 
         scene = scene or slicer.mrmlScene
         clear_case_nodes(scene)
@@ -457,8 +457,7 @@ class ParaspinalFatLogic(ReviewLogicMixin, ScriptedLoadableModuleLogic):
             nodes["water"] = node_from_volume(water, f"{caseId} water", scene=scene)
             nodes["fat"] = node_from_volume(fat, f"{caseId} fat", scene=scene)
             if "image" not in files:  # in-phase-like, fat-bright image W + F
-                combined = water.with_array((water.array.astype(np.float32) + fat.array.astype(np.float32)),
-                                            f"{caseId} water+fat")
+                combined = water_plus_fat(water, fat, f"{caseId} water+fat")
                 nodes["volume"] = node_from_volume(combined, f"{caseId} (water+fat)", scene=scene)
         if "image" in files:
             nodes["volume"] = load_volume(files["image"], caseId, "axial", scene=scene)

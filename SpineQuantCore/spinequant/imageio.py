@@ -191,6 +191,14 @@ def require_same_grid(reference: Volume, other: Volume) -> None:
         )
 
 
+def water_plus_fat(water: Volume, fat: Volume, source: Optional[str] = None) -> Volume:
+    """Dixon water + fat on the water grid: the fat-bright, in-phase-like image the segmenter and the
+    intensity methods expect when no T1/T2 image exists."""
+    require_same_grid(water, fat)
+    total = water.array.astype(np.float32) + fat.array.astype(np.float32)
+    return water.with_array(total, source or f"{water.source} + {Path(fat.source).name}")
+
+
 def write_volume(volume: Volume, path: str) -> None:
     """Write atomically: to a temporary name in the same folder, then rename."""
     target = Path(path)

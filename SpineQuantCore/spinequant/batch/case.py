@@ -17,7 +17,7 @@ import pandas as pd
 from ..axial_levels import UNVERIFIED_FLAG, assign_levels
 from ..deid import merge_identifiers, scrub_text
 from ..errors import SpineQuantError
-from ..imageio import Volume, require_same_grid
+from ..imageio import water_plus_fat
 from ..measure import measure_muscles, primary_fat_voxels, structure_masks
 from ..tables import long_table, write_measurements
 from .series import Selection, find_series, select_series
@@ -57,13 +57,6 @@ def _add_level_flags(table: pd.DataFrame, method: str, confidence: float, verifi
     return table
 
 
-def in_phase_like(water: Volume, fat: Volume) -> Volume:
-    """Water + fat on the water grid (an in-phase-like, fat-bright image)."""
-    require_same_grid(water, fat)
-    total = water.array.astype(np.float32) + fat.array.astype(np.float32)
-    return water.with_array(total, f"{water.source} + {Path(fat.source).name}")
-
-
 def _muscles(selection: Selection, case_id: str, out: Path, options: CaseOptions, summary: Dict,
              notes: List[str]) -> Optional[pd.DataFrame]:
     from ..report import write_muscle_pictures  # late: pictures are optional to measuring
@@ -73,7 +66,7 @@ def _muscles(selection: Selection, case_id: str, out: Path, options: CaseOptions
     if selection.axial is not None:
         image = selection.axial.read()
     else:  # Dixon only: water + fat is the fat-bright, in-phase-like image the segmenter and methods expect
-        image = in_phase_like(water, fat)
+        image = water_plus_fat(water, fat)
         notes.append("muscles: no T1/T2 axial series; measured on water + fat")
     if water is not None and (water.array.shape != image.array.shape):
         notes.append("Dixon water/fat grid differs from the axial image: Dixon not used")
