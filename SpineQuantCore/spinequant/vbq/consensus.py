@@ -11,11 +11,11 @@ the agreeing slice nearest the anatomical midline.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import Dict, List
 
 import numpy as np
 
-from .detect import Chain, find_body_chain
+from .detect import MIN_CHAIN_BODIES, Chain, find_body_chain
 from .levels import LUMBAR, LevelLabels, name_levels
 from .sacrum import find_sacrum
 from .view import SagittalView
@@ -24,7 +24,6 @@ VOTE_HALF_WIDTH_MM = 10.0  # inside the half width of a lumbar body (~20 mm)
 MIN_VOTERS_EACH_SIDE = 2  # thick slices: still a few slices either side
 VOTE_STEP_MM = 2.0
 AGREEMENT_SHARE_OF_SPACING = 0.3  # two labellings agree when each lumbar level is this close
-MIN_CHAIN_BODIES = 3
 
 
 @dataclass
@@ -42,13 +41,26 @@ class Vote:
     runner_up_votes: int  # slices agreeing with the best labelling that disagrees with the chosen one
 
 
-def label_slice(view: SagittalView, k: int) -> SliceLabels | None:
+class SliceChains:
+    """The body chain of each slice of a view, found once: midline search, consensus and the fallback all
+    ask for the chains of the same slices."""
+
+    def __init__(self, view: SagittalView):
+        self.view = view
+        self._chains: Dict[int, Chain] = {}
+
+    def __call__(self, k: int) -> Chain:
+        if k not in self._chains:
+            self._chains[k] = find_body_chain(self.view.slice_image(k))
+        return self._chains[k]
+
+
+def label_slice(chains: SliceChains, k: int) -> SliceLabels | None:
     """Chain and level names on one slice, or None when it shows no column."""
-    image = view.slice_image(k)
-    chain = find_body_chain(image)
+    chain = chains(k)
     if len(chain.centres) < MIN_CHAIN_BODIES:
         return None
-    return SliceLabels(k, chain, name_levels(chain.centres, find_sacrum(image, chain.centres)))
+    return SliceLabels(k, chain, name_levels(chain.centres, find_sacrum(chains.view.slice_image(k), chain.centres)))
 
 
 def _spacing(candidate: SliceLabels) -> float:
@@ -63,14 +75,15 @@ def _agree(a: SliceLabels, b: SliceLabels) -> bool:
     return len(shared) >= 3 and all(abs(a.labels.centres[n][0] - b.labels.centres[n][0]) <= tolerance for n in shared)
 
 
-def vote_levels(view: SagittalView, k_mid: int) -> Vote | None:
+def vote_levels(chains: SliceChains, k_mid: int) -> Vote | None:
     """Label the slices within VOTE_HALF_WIDTH_MM of k_mid; the labelling most of them agree with wins
     (weighted by each labelling's confidence); ties go to the slice nearest k_mid."""
+    view = chains.view
     n = view.volume.array.shape[0]
     step = max(1, int(round(VOTE_STEP_MM / view.slice_spacing)))
     half = max(int(VOTE_HALF_WIDTH_MM / view.slice_spacing), MIN_VOTERS_EACH_SIDE * step)
     slices = sorted({k for k in range(k_mid - half, k_mid + half + 1, step) if 0 <= k < n} | {k_mid})
-    found: List[SliceLabels] = [c for c in (label_slice(view, k) for k in slices) if c is not None]
+    found: List[SliceLabels] = [c for c in (label_slice(chains, k) for k in slices) if c is not None]
     if not found:
         return None
 

@@ -30,6 +30,7 @@ MIN_DISC_CONTRAST = 0.12  # the disc band differs from the bodies by at least th
 MAX_DISC_SHARE = 0.55  # ... over at most this share of the path between the two centres
 DISC_BAND_HALF_WIDTH = 11  # mm either side of the path, the A-P width of the sampled band
 MAX_CANDIDATES = 400
+MIN_CHAIN_BODIES = 3  # fewer bodies in a column is no spine
 MIN_COLUMN_GAP_MM = 20  # bodies lie >= 20 mm in front of the spinous processes (canal in between)
 MIN_PARALLEL_OVERLAP = 0.6  # share of the chain's S-I span a parallel anterior chain must cover ...
 MIN_PARALLEL_SCORE = 0.75  # ... and the share of its score (bowel loops in front score far lower)

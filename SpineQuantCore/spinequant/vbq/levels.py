@@ -16,13 +16,13 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .sacrum import Sacrum
+from .sacrum import TAIL_FORWARD_TILT, Sacrum
 
 LEVEL_NAMES_UP_FROM_S1 = ("S1", "L5", "L4", "L3", "L2", "L1", "T12", "T11", "T10", "T9", "T8", "T7")
 LUMBAR = ("L1", "L2", "L3", "L4", "L5")
 MIN_SACRAL_TILT = 0.38  # A-P shift / S-I step of the L5->S1 step (~21 degrees off the column axis)
-MIN_LUMBAR_STEP = 0.75  # the step into L5 is a lumbar step: at least this share of the spacing ...
-MAX_FORWARD_TILT = -0.25  # ... and turning forward no more than this (A-P shift / S-I step)
+MIN_LUMBAR_STEP = 0.75  # the step into L5 is a lumbar step: at least this share of the spacing,
+# and not turning forward more than a pelvic tail does (sacrum.TAIL_FORWARD_TILT)
 MAX_SACRAL_STEP = 1.15  # L5->S1 step as a fraction of the median lumbar spacing (about as long or shorter)
 
 
@@ -47,7 +47,7 @@ def find_s1(centres: List[Tuple[int, int]]) -> int | None:
         if index == 0:
             continue  # the step into S1 needs a lumbar step above it for comparison
         above_row, above_col = steps[index - 1]
-        if above_row < MIN_LUMBAR_STEP * spacing or above_col < MAX_FORWARD_TILT * above_row:
+        if above_row < MIN_LUMBAR_STEP * spacing or above_col < TAIL_FORWARD_TILT * above_row:
             continue  # the body above is no lumbar body in line (a pelvic block turned forward or too close)
         if d_col > MIN_SACRAL_TILT * d_row and d_row < MAX_SACRAL_STEP * spacing:
             return index + 1

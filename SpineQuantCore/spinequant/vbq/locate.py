@@ -9,24 +9,23 @@ from __future__ import annotations
 from typing import Tuple
 
 from ..errors import InputError
-from .consensus import vote_levels
-from .detect import Chain, find_body_chain
+from .consensus import SliceChains, vote_levels
+from .detect import MIN_CHAIN_BODIES, Chain
 from .levels import name_levels
 from .midsagittal import find_midsagittal_slice
 from .sacrum import find_sacrum
 from .view import SagittalView
 
-MIN_CHAIN_BODIES = 3
 MAX_RUNNER_UP_SHARE = 0.75  # a competing labelling with this share of the winner's votes: levels uncertain
 
 
-def detect_chain(view: SagittalView) -> Tuple[int, Chain, str]:
+def detect_chain(view: SagittalView, chains: SliceChains) -> Tuple[int, Chain, str]:
     """Mid-sagittal slice, its chain of bodies and how the slice was found; raises InputError when no spine
     is visible."""
     n = view.volume.array.shape[0]
     chain, k_chain = Chain([], 0.0, []), n // 2
     for k_chain in dict.fromkeys((n // 2, n // 3, (2 * n) // 3)):
-        chain = find_body_chain(view.slice_image(k_chain))
+        chain = chains(k_chain)
         if len(chain.centres) >= MIN_CHAIN_BODIES:
             break
     if len(chain.centres) < MIN_CHAIN_BODIES:
@@ -37,9 +36,9 @@ def detect_chain(view: SagittalView) -> Tuple[int, Chain, str]:
         )
     if n <= 4:
         return k_chain, chain, "mid-sagittal slice: the middle of a thin slab"
-    midline = find_midsagittal_slice(view, chain, k_chain, lambda k: find_body_chain(view.slice_image(k)))
+    midline = find_midsagittal_slice(view, chain, k_chain, chains)
     k_mid = midline.slice_index
-    mid_chain = find_body_chain(view.slice_image(k_mid)) if k_mid != k_chain else chain
+    mid_chain = chains(k_mid)
     if len(mid_chain.centres) >= max(MIN_CHAIN_BODIES, len(chain.centres) - 1):
         chain = mid_chain
     return k_mid, chain, f"mid-sagittal slice {k_mid}: {midline.method}"
@@ -47,8 +46,9 @@ def detect_chain(view: SagittalView) -> Tuple[int, Chain, str]:
 
 def detect_levels(view: SagittalView):
     """Mid-sagittal slice, body chain and level names (counted up from S1 when the sacrum is found)."""
-    k_mid, chain, how = detect_chain(view)
-    vote = vote_levels(view, k_mid)
+    chains = SliceChains(view)
+    k_mid, chain, how = detect_chain(view, chains)
+    vote = vote_levels(chains, k_mid)
     if vote is None:
         return k_mid, name_levels(chain.centres, find_sacrum(view.slice_image(k_mid), chain.centres)), how
     labels = vote.chosen.labels

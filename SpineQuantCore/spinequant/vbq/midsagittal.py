@@ -23,8 +23,8 @@ from typing import List, Tuple
 import numpy as np
 from scipy import ndimage as ndi
 
-from .detect import Chain
-from .rois import body_region, find_canal
+from .detect import MIN_CHAIN_BODIES, Chain
+from .rois import body_region, find_canal, local_median
 from .view import SagittalView
 
 BODY_CORE_HALF_MM = (9, 13)  # (S-I, A-P) half sizes of the core sampled in each slice
@@ -41,8 +41,6 @@ BAND_ANTERIOR_MM, BAND_POSTERIOR_MM = 25, 60  # bodies' anterior margin to spino
 class Midline:
     slice_index: int
     method: str  # how it was found, for the notes
-    canal_extent: Tuple[int, int] | None
-    body_extent: Tuple[int, int] | None
 
 
 def _extent(profile: np.ndarray, near: int) -> Tuple[int, int] | None:
@@ -70,7 +68,7 @@ def body_presence(slices: List[np.ndarray], chain: Chain, k_ref: int) -> np.ndar
     reference = slices[k_ref]
     profile = np.zeros(len(slices))
     for row, col in chain.centres:
-        marrow = float(np.median(reference[max(row - 4, 0) : row + 5, max(col - 4, 0) : col + 5]))
+        marrow = local_median(reference, row, col, half=4)
         for k, image in enumerate(slices):
             core = image[max(row - hr, 0) : row + hr + 1, max(col - hc, 0) : col + hc + 1]
             profile[k] += np.mean(np.abs(core - marrow) <= BODY_TOLERANCE * marrow)
@@ -88,7 +86,7 @@ def canal_presence(slices: List[np.ndarray], chain: Chain, k_ref: int) -> np.nda
         if canal.centre is None or canal.problem:
             continue
         c = canal.centre[1]
-        marrow = float(np.median(reference[max(row - 3, 0) : row + 4, max(col - 3, 0) : col + 4]))
+        marrow = local_median(reference, row, col)
         csf = float(np.median(reference[max(row - hr, 0) : row + hr + 1, max(c - 2, 0) : c + 3]))
         tolerance = CANAL_TOLERANCE * abs(marrow - csf)
         for k, image in enumerate(slices):
@@ -138,18 +136,18 @@ def find_midsagittal_slice(view: SagittalView, chain: Chain, k_chain: int, redet
     body = _extent(body_presence(slices, chain, k_chain), k_chain)
     if body:  # the bodies are wide and their marrow is the same on every slice: the surer estimate
         k = int(round(0.5 * (body[0] + body[1])))
-        return Midline(k, "left-right centre of the vertebral bodies", None, body)
+        return Midline(k, "left-right centre of the vertebral bodies")
     # the slab is narrower than the bodies: the sac, searched near the mirror plane of the spine band
     k_sym = symmetry_slice(slices, chain, view.slice_spacing)
     k_ref = k_chain if k_sym is None else k_sym
     ref_chain = redetect(k_ref) if k_ref != k_chain else chain
-    if len(ref_chain.centres) < 3:
+    if len(ref_chain.centres) < MIN_CHAIN_BODIES:
         k_ref, ref_chain = k_chain, chain
     canal = _extent(canal_presence(slices, ref_chain, k_ref), k_ref)
     if canal and not CANAL_WIDTH_MM[0] <= (canal[1] - canal[0] + 1) * view.slice_spacing <= CANAL_WIDTH_MM[1]:
         canal = None
     if canal is None:
         how = "plane of left-right mirror symmetry" if k_sym is not None else "reference slice"
-        return Midline(k_ref, f"{how} (the slab is narrower than the bodies and the sac is unclear)", None, None)
+        return Midline(k_ref, f"{how} (the slab is narrower than the bodies and the sac is unclear)")
     k = int(np.clip(round(0.5 * (canal[0] + canal[1])), 0, n - 1))
-    return Midline(k, "left-right centre of the thecal sac (the slab is narrower than the bodies)", canal, None)
+    return Midline(k, "left-right centre of the thecal sac (the slab is narrower than the bodies)")

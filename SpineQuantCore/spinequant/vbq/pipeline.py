@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..imageio import Volume, require_stack
 from .cutoffs import Cutoff, categorise, resolve_cutoff
 from .levels import LEVEL_NAMES_UP_FROM_S1, LUMBAR
-from .locate import detect_chain, detect_levels  # noqa: F401  (detect_chain: public API)
+from .locate import detect_levels
 from .rois import BodyRegion, body_region, csf_roi, find_canal, robust_mean, with_common_depth
 from .view import SagittalView
 

@@ -39,7 +39,7 @@ class BodyRegion:
     box: BodyBox
 
 
-def _local_median(image: np.ndarray, row: int, col: int, half: int = 3) -> float:
+def local_median(image: np.ndarray, row: int, col: int, half: int = 3) -> float:
     return float(np.median(image[max(row - half, 0) : row + half + 1, max(col - half, 0) : col + half + 1]))
 
 
@@ -57,7 +57,7 @@ def medullary_roi(box: BodyBox, shape: Tuple[int, int]) -> np.ndarray:
 
 
 def region_of(box: BodyBox, shape: Tuple[int, int]) -> BodyRegion:
-    wall_row, wall_col = box.posterior_wall
+    _, wall_col = box.posterior_wall
     return BodyRegion(box.mask(shape), medullary_roi(box, shape), box.height, int(round(wall_col)), box)
 
 
@@ -131,7 +131,7 @@ def find_canal(image: np.ndarray, body: BodyRegion, body_centre: Tuple[int, int]
     """
     smooth = ndi.gaussian_filter(image, 1.0)
     row = body_centre[0]
-    marrow = float(np.median(smooth[body.roi])) if body.roi.any() else _local_median(smooth, *body_centre)
+    marrow = float(np.median(smooth[body.roi])) if body.roi.any() else local_median(smooth, *body_centre)
     first, last = body.posterior_wall_col + CANAL_SEARCH_MM[0], body.posterior_wall_col + CANAL_SEARCH_MM[1]
     last = min(last, image.shape[1] - 1)
     if last - first < CANAL_PLATEAU_MM:
