@@ -5,10 +5,9 @@ from __future__ import annotations
 from ParaspinalFatLib.review_nodes import case_of, tag_case_node
 from ParaspinalFatLib.review_panel import tr
 from ParaspinalFatLib.tables import long_table_to_node
+from spinequant.vbq.pipeline import VBQ_LEVELS
 
 from .level_points import LANDMARK_ORDER
-
-VBQ_LEVELS = ("L1", "L2", "L3", "L4")
 
 
 def write_result_table(result, case_id: str, volume_node, table_node=None):
@@ -17,9 +16,7 @@ def write_result_table(result, case_id: str, volume_node, table_node=None):
     from spinequant.vbq.report import result_rows
 
     frame = long_table(result_rows(result, case_id))
-    if table_node is None:
-        table_node = volume_node.GetScene().AddNewNodeByClass("vtkMRMLTableNode", "VBQ score")
-    long_table_to_node(frame, table_node)
+    table_node = long_table_to_node(frame, table_node, name="VBQ score", scene=volume_node.GetScene())
     table_node.SetAttribute("SpineQuant.case_id", case_id)
     return frame, tag_case_node(table_node, case_of(volume_node))
 

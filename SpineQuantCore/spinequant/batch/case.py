@@ -112,17 +112,16 @@ def process_case(case_dir: str, case_id: str, out_dir: str, options: CaseOptions
         identifiers = merge_identifiers(s.metadata for s in series)
         selection = select_series(series)
         notes += selection.notes
-        dixon_only = selection.axial is None and selection.water is not None and selection.fat is not None
-        axial_name = selection.axial.name if selection.axial else (
-            f"{selection.water.name} + {selection.fat.name}" if dixon_only else "")
-        summary.update(axial_series=axial_name,
+        summary.update(axial_series=selection.muscle_input,
                        sagittal_series=selection.sagittal_t1.name if selection.sagittal_t1 else "")
-        if not axial_name and selection.sagittal_t1 is None:
+        if not selection.muscle_input and selection.sagittal_t1 is None:
             raise SpineQuantError("no axial series and no sagittal T1 series found")
-        stages = [("muscles", axial_name or None, lambda: _muscles(selection, case_id, out, options, summary, notes)),
-                  ("vbq", selection.sagittal_t1, lambda: _vbq(selection, case_id, out, summary, notes))]
+        stages = [
+            ("muscles", selection.muscle_input, lambda: _muscles(selection, case_id, out, options, summary, notes)),
+            ("vbq", selection.sagittal_t1, lambda: _vbq(selection, case_id, out, summary, notes)),
+        ]
         for stage, series_present, action in stages:
-            if series_present is None:
+            if not series_present:
                 notes.append(f"{stage}: skipped (no suitable series)")
                 continue
             try:

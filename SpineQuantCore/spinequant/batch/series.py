@@ -139,6 +139,15 @@ class Selection:
     sagittal_any: Optional[Series] = None
     notes: List[str] = field(default_factory=list)
 
+    @property
+    def muscle_input(self) -> str:
+        """What the muscles are measured on: the axial T1/T2 series, else Dixon water + fat ('' for none)."""
+        if self.axial is not None:
+            return self.axial.name
+        if self.water is not None and self.fat is not None:
+            return f"{self.water.name} + {self.fat.name}"
+        return ""
+
 
 AXIAL_PREFERENCE = ("T2", "T1", "unknown", "stir")  # fat-bright fast spin echo first
 

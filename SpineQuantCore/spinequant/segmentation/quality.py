@@ -35,8 +35,9 @@ def slice_quality(labels: np.ndarray, pixel_area_mm2: float, slice_positions_mm:
         rows.append(row)
     table = pd.DataFrame(rows)
     jumps = _area_jumps(table)
-    table["flags"] = [";".join(_flags(row) + jumps[k]) for k, row in enumerate(rows)]
-    table["confidence"] = [max(0.0, 1.0 - FLAG_PENALTY * len(f.split(";"))) if f else 1.0 for f in table["flags"]]
+    flags = [_flags(row) + jumps[k] for k, row in enumerate(rows)]
+    table["flags"] = [";".join(found) for found in flags]
+    table["confidence"] = [max(0.0, 1.0 - FLAG_PENALTY * len(found)) for found in flags]
     return table
 
 
