@@ -142,13 +142,13 @@ def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarr
 
 def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing):
     """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
-    pixel = spacing[0]
-    rows = np.arange(allowed.shape[0])[:, None]
-    behind = np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], allowed.shape)
-    groove = split.seeds(allowed & behind, lateral_mm, lamina_row, spacing)[0]
     # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better
     if _lean_share(multifidus, maps.fat_fraction[k], allowed) >= FATTY_LEAN_OUTLINE_SHARE:
         return multifidus, erector
+    pixel = spacing[0]
+    rows = np.arange(allowed.shape[0])[:, None]
+    behind = np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], allowed.shape)
+    groove = split.groove_seed(allowed & behind, lateral_mm, lamina_row, spacing)
     anchor = multifidus | groove
     near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
     raw_lean = maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION

@@ -151,7 +151,7 @@ def cut_off_lean(
     facets and intertransversarii) and clear of the spinous process (interspinous ligament)."""
     if not mask.any():
         return mask
-    near = reachable_fragments(lean & ~mask, mask, pixel) & ~mask
+    near = reachable_fragments(lean & ~mask, mask, pixel)  # a subset of lean & ~mask
     pieces, count = ndimage.label(near)
     if count == 0:
         return near

@@ -20,7 +20,7 @@ from scipy import ndimage
 from skimage.morphology import convex_hull_image
 from skimage.segmentation import watershed
 
-from .compartment import _disk_px, side_region
+from .compartment import _disk_px, fatty_envelope, side_region
 
 EROSION_LADDER_MM = (0.0, 2.0, 4.0, 6.0, 8.0)
 MIN_CORE_MM2 = 20.0
@@ -172,10 +172,9 @@ def grow_back(core: np.ndarray, loose: np.ndarray, rivals: np.ndarray, fat_fract
 
 
 def convex_envelope(mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Holes and border notches (fat patches inside the fascia) filled up to the convex outline."""
-    if mask.sum() < 3:
-        return mask
-    return ndimage.binary_fill_holes(mask) | (convex_hull_image(mask) & allowed)
+    """Holes and border notches (fat patches inside the fascia) filled up to the convex outline (holes lie
+    inside the hull, so filling them first leaves the outline unchanged)."""
+    return fatty_envelope(ndimage.binary_fill_holes(mask), allowed)
 
 
 def refine_border(mask: np.ndarray, raw_fat_fraction: np.ndarray, allowed: np.ndarray) -> np.ndarray:

@@ -20,10 +20,10 @@ GROOVE_MM = (4.0, 14.0)  # multifidus seed: beside the spinous process ...
 GROOVE_DEPTH_MM = 12.0  # ... just behind the lamina
 PLANE_LENGTH_MM = 4.0  # the plane between the muscles is centimetres long, marbling streaks are short
 BOUNDARY_SMOOTH_MM = 4.0  # the boundary moves a few mm per cm along the spine
-LATERAL_SEED_SHARE = 0.55  # erector spinae seed: the lateral 30 % of the compartment's width
 
 
-def seeds(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, spacing) -> Tuple[np.ndarray, np.ndarray]:
+def groove_seed(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, spacing) -> np.ndarray:
+    """The multifidus seed: the voxels of `mask` in the laminar groove beside the spinous process."""
     rows = np.arange(mask.shape[0])[:, None]
     depth_mm = (rows - lamina_row) * spacing[1]
     lateral = np.broadcast_to(lateral_mm[None, :], mask.shape)
@@ -33,9 +33,7 @@ def seeds(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, spacing) 
         if medial.any():
             front = np.nonzero(medial.any(axis=1))[0].min()
             groove = medial & (rows <= front + GROOVE_DEPTH_MM / spacing[1])
-    width = lateral[mask].max() if mask.any() else 0.0
-    outer = mask & (lateral >= LATERAL_SEED_SHARE * width)
-    return groove, outer & ~groove
+    return groove
 
 
 def fat_planes_relief(fat_fraction: np.ndarray, spacing) -> np.ndarray:
