@@ -241,7 +241,7 @@ def levels_from_axial(axial: Volume, lowest_body: str = "L5") -> AxialLevels:
         notes.append("no regular body/disc alternation found along the stack; levels not assigned")
         return AxialLevels({}, 0.0, False, "axial", notes)
     spacing = float(np.median(plausible)) / dz  # in slices
-    position, match = column_trajectory(canonical, track)
+    position = column_trajectory(canonical, track)
     anchor, chain, turn = _anchor(centres, discs.strength, spacing, position, dz)
     if anchor is None:
         notes.append("no two discs a vertebra apart; levels not assigned")

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import List, Tuple
 
 import numpy as np
-import SimpleITK as sitk
 from scipy import ndimage, signal
 from skimage.filters import threshold_otsu
 
 from .errors import InputError
 from .imageio import Volume
+from .segmentation.orientation import to_canonical
 
 IN_PLANE_SMOOTH_MM = 2.0  # averages noise, keeps the ~35 mm deep body
 BAND_LOW_MM, BAND_HIGH_MM = 6.0, 16.0  # along-stack band pass (Gaussian sigmas) for the ~38 mm period
@@ -45,13 +45,10 @@ def canonical_stack(axial: Volume) -> Tuple[Volume, np.ndarray]:
     """LPS-reoriented copy (i left, j posterior, k superior) and, per input slice, its canonical index
     (DICOMOrient only permutes and flips axes: no resampling)."""
 
-    def to_lps(volume: Volume) -> Volume:
-        return Volume.from_sitk(sitk.DICOMOrient(volume.to_sitk(), "LPS"), source=volume.source)
-
-    canonical = to_lps(axial)
+    canonical, _ = to_canonical(axial)
     n = axial.array.shape[0]
     index = np.ascontiguousarray(np.broadcast_to(np.arange(n, dtype=np.int16)[:, None, None], axial.array.shape))
-    moved = to_lps(axial.with_array(index))
+    moved, _ = to_canonical(axial.with_array(index))
     order = np.array([int(np.flatnonzero((moved.array == k).all(axis=(1, 2)))[0]) for k in range(n)])
     return canonical, order
 
@@ -60,7 +57,6 @@ def canonical_stack(axial: Volume) -> Tuple[Volume, np.ndarray]:
 class ColumnTrack:
     rows: np.ndarray  # J index per canonical slice
     column: int  # I index of the midline
-    strength: np.ndarray  # 0..1 column evidence per slice
 
 
 def _midline_column(mean: np.ndarray, tissue: np.ndarray, spacing_x: float) -> int:
@@ -115,8 +111,7 @@ def track_column(canonical: Volume) -> ColumnTrack:
     peak = evidence.max(axis=1, keepdims=True)
     score = evidence / max(float(np.percentile(peak, 90)), 1e-9)
     rows = _best_path(score, MAX_DRIFT_PER_MM * spacing[2] / spacing[1], DRIFT_COST * spacing[1])
-    strength = np.clip(score[np.arange(len(rows)), rows], 0.0, 1.0)
-    return ColumnTrack(rows, column, strength)
+    return ColumnTrack(rows, column)
 
 
 def _best_path(score: np.ndarray, max_step: float, step_cost: float) -> np.ndarray:
@@ -213,18 +208,17 @@ def ala_seen(canonical: Volume, track, centres: np.ndarray, chain: List[int]) ->
     return others > 0 and widths[0] > max(SACRUM_WIDTH_RATIO * others, MIN_ALA_WIDTH_MM)
 
 
-def column_trajectory(canonical: Volume, track: ColumnTrack) -> Tuple[np.ndarray, np.ndarray]:
+def column_trajectory(canonical: Volume, track: ColumnTrack) -> np.ndarray:
     """Front-to-back position of the spine per canonical slice (mm, posterior positive, 0 at the
-    lowest slice) and how well each slice matched the one below (correlation): neighbouring slices'
-    midline profiles are matched by cross-correlation, so the whole column (body, canal, posterior
-    elements) decides the shift, not one tracked spot."""
+    lowest slice): neighbouring slices' midline profiles are matched by cross-correlation, so the whole
+    column (body, canal, posterior elements) decides the shift, not one tracked spot."""
     dy, dz = canonical.spacing[1], canonical.spacing[2]
     half = max(1, int(round(MIDLINE_BAND_MM / canonical.spacing[0])))
     band = canonical.array[:, :, max(track.column - half, 0) : track.column + half + 1].astype(np.float32)
     profiles = ndimage.gaussian_filter1d(band.mean(axis=2), 1.0 / dy, axis=1)
     reach, most = int(round(TRAJECTORY_HALF_MM / dy)), int(np.ceil(MAX_DRIFT_PER_MM * dz / dy))
     n_k, n_j = profiles.shape
-    position, quality = [0.0], [1.0]
+    position = [0.0]
     for k in range(n_k - 1):
         low, high = max(track.rows[k] - reach, most), min(track.rows[k] + reach, n_j - most - 1)
         scores = np.array(
@@ -232,8 +226,7 @@ def column_trajectory(canonical: Volume, track: ColumnTrack) -> Tuple[np.ndarray
         )
         best = int(np.argmax(scores))
         position.append(position[-1] + (best - most + _vertex(scores, best)) * dy)
-        quality.append(float(scores[best]))
-    return np.asarray(position), np.asarray(quality)
+    return np.asarray(position)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
