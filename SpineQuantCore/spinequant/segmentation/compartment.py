@@ -205,3 +205,29 @@ def fatty_envelope(mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     if mask.sum() < 3:
         return mask
     return mask | (convex_hull_image(mask) & allowed)
+
+
+OUTLINE_SMOOTH_MM = 6.0  # a muscle's outline changes little over a few millimetres along the spine
+
+
+def consistent_outline(labels: np.ndarray, pairs, may_add: np.ndarray, spacing) -> np.ndarray:
+    """Each side's compartment outline voted over neighbouring slices (a Gaussian-weighted majority).
+
+    Marbling fat at a muscle's border merges with the fascia on one slice but not on the next, so
+    single slices lose or gain a border patch; the neighbours put the outline back. Voxels may only
+    join where `may_add` allows (soft tissue on that side), and take the nearest label of their slice.
+    """
+    sigma = OUTLINE_SMOOTH_MM / spacing[2]
+    for pair in pairs:
+        member = np.isin(labels, pair)
+        vote = ndimage.gaussian_filter1d(member.astype(np.float32), sigma, axis=0, mode="nearest") >= 0.5
+        vote &= member.any(axis=(1, 2))[:, None, None]  # a slice without the compartment stays without
+        labels[member & ~vote] = 0
+        added = vote & ~member & may_add & (labels == 0)
+        for k in np.nonzero(added.any(axis=(1, 2)))[0]:
+            kept = np.isin(labels[k], pair)
+            if not kept.any():
+                continue
+            nearest = ndimage.distance_transform_edt(~kept, return_distances=False, return_indices=True)
+            labels[k][added[k]] = labels[k][tuple(nearest)][added[k]]
+    return labels
