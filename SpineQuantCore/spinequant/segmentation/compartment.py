@@ -208,10 +208,13 @@ def fatty_envelope(mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 OUTLINE_SMOOTH_MM = 6.0  # a muscle's outline changes little over a few millimetres along the spine
+# hysteresis: a voxel joins where most of its neighbourhood has it, and leaves only where a clear
+# minority does (a fatty muscle's lean islands shift from slice to slice and must not be voted away)
+OUTLINE_DROP_SHARE = 0.35
 
 
 def consistent_outline(labels: np.ndarray, pairs, may_add: np.ndarray, spacing) -> np.ndarray:
-    """Each side's compartment outline voted over neighbouring slices (a Gaussian-weighted majority).
+    """Each side's compartment outline voted over neighbouring slices (Gaussian-weighted shares).
 
     Marbling fat at a muscle's border merges with the fascia on one slice but not on the next, so
     single slices lose or gain a border patch; the neighbours put the outline back. Voxels may only
@@ -220,9 +223,10 @@ def consistent_outline(labels: np.ndarray, pairs, may_add: np.ndarray, spacing) 
     sigma = OUTLINE_SMOOTH_MM / spacing[2]
     for pair in pairs:
         member = np.isin(labels, pair)
-        vote = ndimage.gaussian_filter1d(member.astype(np.float32), sigma, axis=0, mode="nearest") >= 0.5
+        share = ndimage.gaussian_filter1d(member.astype(np.float32), sigma, axis=0, mode="nearest")
+        vote = share >= 0.5
         vote &= member.any(axis=(1, 2))[:, None, None]  # a slice without the compartment stays without
-        labels[member & ~vote] = 0
+        labels[member & (share < OUTLINE_DROP_SHARE)] = 0
         added = vote & ~member & may_add & (labels == 0)
         for k in np.nonzero(added.any(axis=(1, 2)))[0]:
             kept = np.isin(labels[k], pair)
