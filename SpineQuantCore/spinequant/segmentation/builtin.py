@@ -56,19 +56,20 @@ def segment_canonical(
             mid = anatomy.midline[k] - col0
             _label_side(back_labels[k], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, name, spacing)
     back_pairs = [(LABEL_OF[f"multifidus_{name}"], LABEL_OF[f"erector_spinae_{name}"]) for _, name in SIDES]
-    labels = compartment.consistent_outline(labels, back_pairs, _soft_tissue_sides(anatomy, spacing), spacing)
-    labels = split.consistent_across_slices(labels, back_pairs, spacing)
+    may_add = _soft_tissue_sides(back_body, back_maps.dark, anatomy.midline - col0, spacing)
+    compartment.consistent_outline(back_labels, back_pairs, may_add, spacing)  # in place, on the crop
+    split.consistent_across_slices(back_labels, back_pairs, spacing)
     psoas.label_psoas(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     quadratus.label_quadratus(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
 
 
-def _soft_tissue_sides(anatomy: Anatomy, spacing) -> np.ndarray:
+def _soft_tissue_sides(body: np.ndarray, dark: np.ndarray, midlines: np.ndarray, spacing) -> np.ndarray:
     """Where a back muscle may grow: soft tissue in the body, off the spinous process."""
-    columns = np.arange(anatomy.body.shape[2])[None, :]
-    off_midline = np.abs(columns - anatomy.midline[:, None]) * spacing[0] > compartment.MIDLINE_GAP_MM
-    off_midline &= np.isfinite(anatomy.midline)[:, None]
-    return anatomy.body & ~anatomy.maps.dark & off_midline[:, None, :]
+    columns = np.arange(body.shape[2])[None, :]
+    off_midline = np.abs(columns - midlines[:, None]) * spacing[0] > compartment.MIDLINE_GAP_MM
+    off_midline &= np.isfinite(midlines)[:, None]
+    return body & ~dark & off_midline[:, None, :]
 
 
 def back_box(anatomy: Anatomy, shape, spacing) -> Tuple[int, int, int]:
