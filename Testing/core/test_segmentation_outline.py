@@ -40,3 +40,12 @@ def test_a_slice_without_the_compartment_stays_empty():
     out = consistent_outline(labels.copy(), PAIRS, np.ones(labels.shape, bool), SPACING)
     assert not out[4].any()
     assert (out[:4] == _stack()[:4]).all()
+
+
+def test_a_restored_patch_takes_its_neighbours_label_not_the_nearest_one_on_its_slice():
+    labels = _stack()
+    labels[2, 24:30, 15:22] = 0  # an erector spinae patch lost right beside the multifidus
+    labels[2, 10:24, 15:17] = 1  # ... where, on this slice, the seam also drifted laterally
+    out = consistent_outline(labels.copy(), PAIRS, np.ones(labels.shape, bool), SPACING)
+    # nearest-label filling would give the patch's medial columns to the multifidus
+    assert (out[2, 24:30, 15:22] == 3).all()

@@ -59,6 +59,8 @@ def segment_canonical(
     may_add = _soft_tissue_sides(back_body, back_maps.dark, anatomy.midline - col0, spacing)
     compartment.consistent_outline(back_labels, back_pairs, may_add, spacing)  # in place, on the crop
     split.consistent_across_slices(back_labels, back_pairs, spacing)
+    if maps.from_dixon:
+        split.clear_fat_seam(back_labels, back_pairs, back_maps.fat_fraction)
     psoas.label_psoas(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     quadratus.label_quadratus(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
@@ -125,12 +127,14 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
     if maps.from_dixon:
         # a measured fat fraction: lean pieces that marbling fat cut off the muscle are muscle (from
-        # intensity alone, partial volume at fat edges makes such pieces too often not muscle)
+        # intensity alone, partial volume at fat edges makes such pieces too often not muscle), and
+        # narrow dents that border patches cut are filled; wider fat bays stay outside
         mask = mask | compartment.cut_off_lean(lean & allowed, mask, lateral_mm, lamina_row, spacing[0])
+        mask = compartment.close_border_dents(mask, allowed, spacing[0])
     else:
         # fat fraction guessed from intensity: a fat patch at the border merges with the fat outside
         # and bias/partial volume make the lean edge ragged, so the fascia's near-convex outline
-        # decides. A measured (Dixon) fat fraction is trusted: real fat dents there are not muscle.
+        # decides. A measured (Dixon) fat fraction is trusted more: only narrow dents are filled.
         mask = compartment.fatty_envelope(mask, allowed)
     multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing)
     multifidus, erector = _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing)

@@ -20,6 +20,7 @@ GROOVE_MM = (4.0, 14.0)  # multifidus seed: beside the spinous process ...
 GROOVE_DEPTH_MM = 12.0  # ... just behind the lamina
 PLANE_LENGTH_MM = 4.0  # the plane between the muscles is centimetres long, marbling streaks are short
 BOUNDARY_SMOOTH_MM = 4.0  # the boundary moves a few mm per cm along the spine
+FAT_SEAM_FRACTION = 0.5  # a voxel with more fat than water is fat, not muscle
 
 
 def groove_seed(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, spacing) -> np.ndarray:
@@ -80,4 +81,21 @@ def consistent_across_slices(labels: np.ndarray, pairs, spacing) -> np.ndarray:
         medial = votes >= 0.5 * weight
         labels[compartment & medial] = multifidus
         labels[compartment & ~medial] = erector
+    return labels
+
+
+def clear_fat_seam(labels: np.ndarray, pairs, fat_fraction: np.ndarray) -> np.ndarray:
+    """Fat voxels where multifidus and erector spinae meet belong to neither (intermuscular fat).
+
+    The compartment is closed across the fat plane between the two muscles so that the seam can be
+    found; with a measured fat fraction, the plane's own fat voxels are then given back to the
+    background, as an observer drawing each muscle inside its fascia would.
+    """
+    in_plane = np.zeros((3, 3, 3), bool)
+    in_plane[1] = True
+    for multifidus, erector in pairs:
+        first, second = labels == multifidus, labels == erector
+        meeting = first & ndimage.binary_dilation(second, in_plane)
+        meeting |= second & ndimage.binary_dilation(first, in_plane)
+        labels[meeting & (fat_fraction > FAT_SEAM_FRACTION)] = 0
     return labels

@@ -1,0 +1,48 @@
+"""Dixon-mode clean-ups: narrow border dents filled, the fat plane between MF and ES left unlabelled."""
+
+import numpy as np
+
+from spinequant.segmentation.compartment import DENT_CLOSING_MM, close_border_dents
+from spinequant.segmentation.split import clear_fat_seam
+
+PIXEL = 1.0
+
+
+def _disc(shape, centre, radius):
+    rows, columns = np.ogrid[: shape[0], : shape[1]]
+    return (rows - centre[0]) ** 2 + (columns - centre[1]) ** 2 <= radius**2
+
+
+def test_a_narrow_fat_dent_at_the_border_is_filled():
+    muscle = _disc((80, 80), (40, 40), 25)
+    dented = muscle & ~_disc((80, 80), (15, 40), 6)  # a 12 mm fat patch bitten out of the border
+    out = close_border_dents(dented, np.ones_like(muscle), PIXEL)
+    bite = muscle & ~dented
+    assert (out & bite).sum() >= 0.5 * bite.sum()  # filled up to about the line joining its rims
+    assert not (out & ~muscle).any()
+
+
+def test_a_bay_wider_than_the_closing_stays_open_and_allowed_is_respected():
+    muscle = _disc((120, 120), (60, 60), 45)
+    bay = _disc((120, 120), (10, 60), int(3 * DENT_CLOSING_MM))  # ~5 cm wide: fat outside the fascia
+    dented = muscle & ~bay
+    out = close_border_dents(dented, np.ones_like(muscle), PIXEL)
+    assert (out & bay & muscle).sum() < 0.2 * (bay & muscle).sum()
+    small = muscle & ~_disc((120, 120), (15, 60), 6)
+    forbidden = np.ones_like(muscle)
+    forbidden[:25] = False
+    assert not (close_border_dents(small, forbidden, PIXEL) & ~small)[:25].any()
+    assert not close_border_dents(np.zeros_like(muscle), forbidden, PIXEL).any()
+
+
+def test_fat_voxels_where_the_two_muscles_meet_are_given_back_lean_ones_stay():
+    labels = np.zeros((1, 20, 30), np.uint8)
+    labels[0, 5:15, 5:15] = 1
+    labels[0, 5:15, 15:25] = 3
+    fat_fraction = np.full(labels.shape, 0.05, np.float32)
+    fat_fraction[0, 5:10, 14:16] = 0.9  # a fat plane along the upper half of the seam
+    fat_fraction[0, 7, 20] = 0.9  # marbling inside the erector spinae, away from the seam
+    out = clear_fat_seam(labels.copy(), [(1, 3)], fat_fraction)
+    assert not out[0, 5:10, 14:16].any()
+    assert (out[0, 10:15, 14] == 1).all() and (out[0, 10:15, 15] == 3).all()
+    assert out[0, 7, 20] == 3
