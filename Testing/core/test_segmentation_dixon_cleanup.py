@@ -46,3 +46,26 @@ def test_fat_voxels_where_the_two_muscles_meet_are_given_back_lean_ones_stay():
     assert not out[0, 5:10, 14:16].any()
     assert (out[0, 10:15, 14] == 1).all() and (out[0, 10:15, 15] == 3).all()
     assert out[0, 7, 20] == 3
+
+
+def test_water_poor_tissue_by_the_posterior_elements_is_not_multifidus():
+    from spinequant.segmentation.compartment import drop_water_poor
+
+    shape = (40, 60)
+    lateral_mm = np.arange(shape[1], dtype=float)  # column = mm from the midline (1 mm pixels)
+    mask = np.zeros(shape, bool)
+    mask[10:35, 3:55] = True
+    water = np.full(shape, 300.0)
+    fat_fraction = np.full(shape, 0.05)
+    water[10:35, 3:7] = 150.0  # interspinous ligament: half the water, intermediate fat fraction
+    fat_fraction[10:35, 3:7] = 0.3
+    water[25:30, 8:12] = 30.0  # a marbling fat patch beside it: fat, so a dent-filling decision, kept
+    fat_fraction[25:30, 8:12] = 0.9
+    water[25:30, 45:50] = 150.0  # water-poor but far from the posterior elements: kept
+    out = drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row=5.0, spacing=(1.0, 1.0, 4.0))
+    assert not out[10:35, 3:7].any()
+    assert out[25:30, 8:12].all() and out[25:30, 45:50].all()
+    assert (out[:, 7:] == mask[:, 7:]).all()
+    few = np.zeros(shape, bool)
+    few[0:2, 40:50] = True  # no multifidus to compare with: nothing is removed
+    assert (drop_water_poor(few, water, fat_fraction, lateral_mm, 5.0, (1.0, 1.0, 4.0)) == few).all()

@@ -131,6 +131,8 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
         # narrow dents that border patches cut are filled; wider fat bays stay outside
         mask = mask | compartment.cut_off_lean(lean & allowed, mask, lateral_mm, lamina_row, spacing[0])
         mask = compartment.close_border_dents(mask, allowed, spacing[0])
+        water = maps.signal[k] * (1.0 - maps.fat_fraction[k])
+        mask = compartment.drop_water_poor(mask, water, maps.fat_fraction[k], lateral_mm, lamina_row, spacing)
     else:
         # fat fraction guessed from intensity: a fat patch at the border merges with the fat outside
         # and bias/partial volume make the lean edge ragged, so the fascia's near-convex outline

@@ -213,6 +213,31 @@ def close_border_dents(mask: np.ndarray, allowed: np.ndarray, pixel: float) -> n
     return mask | (closed & allowed)
 
 
+WATER_POOR_SHARE = 0.75  # bone, ligament and joint capsule hold well under muscle's water
+POSTERIOR_ELEMENTS_MM = 12.0  # the spinous process and interspinous ligament lie this close to the midline
+LAMINA_BAND_MM = 8.0  # ... the laminae, facet capsules and ligamentum flavum just behind the lamina row
+NEAR_LAMINA_LATERAL_MM = 35.0  # ... out to the facet joints
+MULTIFIDUS_REFERENCE_MM = 30.0  # lean voxels this close to the midline give the muscle's water level
+
+
+def drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row: float, spacing) -> np.ndarray:
+    """Remove voxels by the posterior elements that hold much less water than the multifidus and are
+    not fat: spinous process, interspinous ligament, facet capsule (with water and fat images).
+
+    These tissues read as lean on a fat-fraction map (neither fat- nor water-rich, so the fraction is
+    intermediate) and are too bright to count as dark bone; the water image tells them from muscle.
+    """
+    reference = mask & (lateral_mm < MULTIFIDUS_REFERENCE_MM)[None, :] & (fat_fraction < 0.3)
+    if reference.sum() < 20:
+        return mask
+    level = float(np.median(water[reference]))
+    rows = np.arange(mask.shape[0])[:, None]
+    near_lamina = (rows < lamina_row + LAMINA_BAND_MM / spacing[1]) & (lateral_mm < NEAR_LAMINA_LATERAL_MM)[None, :]
+    posterior_elements = (lateral_mm < POSTERIOR_ELEMENTS_MM)[None, :] | near_lamina
+    poor = (water < WATER_POOR_SHARE * level) & (fat_fraction < LEAN_FAT_FRACTION)
+    return mask & ~(posterior_elements & poor)
+
+
 def fatty_envelope(mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Convex envelope of a muscle within the allowed region: fat patches and fatty borders come back.
 
