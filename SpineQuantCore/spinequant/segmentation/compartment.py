@@ -250,7 +250,7 @@ def fatty_envelope(mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     return mask | (convex_hull_image(mask) & allowed)
 
 
-OUTLINE_SMOOTH_MM = 6.0  # a muscle's outline changes little over a few millimetres along the spine
+OUTLINE_SMOOTH_MM = 9.0  # a muscle's outline changes little over a centimetre along the spine
 # hysteresis: a voxel joins where most of its neighbourhood has it, and leaves only where a clear
 # minority does (a fatty muscle's lean islands shift from slice to slice and must not be voted away)
 OUTLINE_DROP_SHARE = 0.35
