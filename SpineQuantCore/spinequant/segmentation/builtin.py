@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from ..labels import LABEL_OF
 from . import body as body_module
-from . import compartment, landmarks, midline, psoas, quadratus, split, tissue
+from . import boundary, compartment, landmarks, midline, psoas, quadratus, split, tissue
 
 SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
 SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
@@ -138,6 +138,8 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
         # and bias/partial volume make the lean edge ragged, so the fascia's near-convex outline
         # decides. A measured (Dixon) fat fraction is trusted more: only narrow dents are filled.
         mask = compartment.fatty_envelope(mask, allowed)
+    border_mm = boundary.expected_border(facet_mm)
+    mask = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing)
     multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing)
     multifidus, erector = _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing)
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]

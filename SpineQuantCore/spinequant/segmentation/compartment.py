@@ -143,6 +143,41 @@ def compartment_slice(
     return mask
 
 
+FRONT_AT_LIMIT_MM = 1.5  # a front this close to the arch limit was stopped by it, not by a fascia
+MIN_FUSED_WIDTH_MM = 10.0
+TIP_WIDTH_MM = 5.0  # the lateral raphe: the compartment's outermost few millimetres
+
+
+def trim_fused_front(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, border_mm: float, spacing):
+    """Cut lean tissue fused to the erector spinae's front along the muscle's anatomical front surface.
+
+    The front surface is the middle layer of the thoracolumbar fascia: from the transverse processes
+    it runs back and out to the lateral raphe, where it meets the posterior layer at the muscle's
+    lateral tip (Willard et al., J Anat 2012; Bogduk, Clinical Anatomy of the Lumbar Spine). Where
+    quadratus lumborum or the abdominal-wall aponeurosis touch it without a fat plane, the lean region
+    runs on forward until the arch limit (`behind_lamina`) stops it. Only then (a front stopped by
+    that limit over >= 10 mm lateral of the multifidus border `border_mm`) is everything in front of
+    the line from the border at the limit row to the mid-depth of the lateral tip removed.
+    """
+    columns = np.nonzero(mask.any(axis=0))[0]
+    if columns.size == 0:
+        return mask
+    outermost = lateral_mm[columns].max()
+    if outermost <= border_mm + TIP_WIDTH_MM:
+        return mask
+    limit_row = lamina_row - ANTERIOR_REACH_MM / spacing[1]
+    tolerance = max(1, int(round(FRONT_AT_LIMIT_MM / spacing[1])))
+    lateral = mask.any(axis=0) & (lateral_mm > border_mm)
+    at_limit = lateral & (np.argmax(mask, axis=0) <= np.ceil(limit_row) + tolerance)
+    if at_limit.sum() * spacing[0] < MIN_FUSED_WIDTH_MM:
+        return mask
+    tip_rows = np.nonzero(mask[:, columns[lateral_mm[columns] >= outermost - TIP_WIDTH_MM]].any(axis=1))[0]
+    tip_row = 0.5 * (tip_rows.min() + tip_rows.max())
+    front = limit_row + (tip_row - limit_row) * (lateral_mm - border_mm) / (outermost - border_mm)
+    rows = np.arange(mask.shape[0])[:, None]
+    return mask & ~(lateral[None, :] & (rows < np.ceil(front)[None, :]))
+
+
 def cut_off_lean(
     lean: np.ndarray, mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, pixel: float
 ) -> np.ndarray:

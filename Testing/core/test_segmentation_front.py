@@ -1,0 +1,37 @@
+"""Erector spinae front when quadratus lumborum / aponeurosis is fused to it (compartment.trim_fused_front)."""
+
+import numpy as np
+
+from spinequant.segmentation.compartment import ANTERIOR_REACH_MM, trim_fused_front
+
+SPACING = (1.0, 1.0, 4.0)
+LAMINA_ROW = 20.0
+BORDER_MM = 25.0  # the multifidus / erector spinae border expected from the facet
+LATERAL_MM = np.arange(100, dtype=float)  # column = mm from the midline on this side
+
+
+def _compartment(front_row: int) -> np.ndarray:
+    mask = np.zeros((80, 100), bool)
+    mask[front_row:65, 4:85] = True  # lean from the front row to the back, out to 84 mm
+    return mask
+
+
+def test_a_front_stopped_by_the_arch_limit_is_cut_along_the_line_to_the_lateral_tip():
+    limit = int(np.ceil(LAMINA_ROW - ANTERIOR_REACH_MM))
+    fused = _compartment(limit)
+    out = trim_fused_front(fused, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING)
+    assert (out[:, :26] == fused[:, :26]).all()  # the multifidus side is untouched
+    assert not out[limit + 2, 70] and not out[limit + 10, 80]  # the fused band in front is gone
+    tip_mid = (limit + 64) / 2
+    assert out[int(tip_mid) + 2, 83] and out[60, 50]  # the muscle behind the line stays
+    assert not (out & ~fused).any()
+
+
+def test_a_front_bounded_by_its_own_fascia_is_left_alone():
+    bounded = _compartment(int(LAMINA_ROW) + 4)  # a fat plane stopped it behind the limit
+    out = trim_fused_front(bounded, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING)
+    assert (out == bounded).all()
+    narrow = _compartment(int(LAMINA_ROW) + 4)
+    narrow[10:16, 26:30] = True  # a few millimetres at the limit are not a fused band
+    assert (trim_fused_front(narrow, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING) == narrow).all()
+    assert not trim_fused_front(np.zeros((80, 100), bool), LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING).any()
