@@ -242,9 +242,17 @@ def close_border_dents(mask: np.ndarray, allowed: np.ndarray, pixel: float) -> n
     """
     if not mask.any():
         return mask
-    footprint = _disk_px(DENT_CLOSING_MM, pixel)
-    pad = footprint.shape[0]
-    closed = ndimage.binary_closing(np.pad(mask, pad), footprint)[pad:-pad, pad:-pad]
+    # a closing by a disk of `radius` pixels, as two distance thresholds (fast at any radius), on
+    # the mask's bounding box padded so that the disk never meets the array's edge
+    radius = max(1, int(round(DENT_CLOSING_MM / pixel)))
+    rows, columns = np.nonzero(mask)
+    box = (slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1))
+    pad = 2 * radius + 2
+    padded = np.pad(mask[box], pad)
+    dilated = ndimage.distance_transform_edt(~padded) <= radius
+    closed_box = (ndimage.distance_transform_edt(dilated) > radius)[pad:-pad, pad:-pad]
+    closed = np.zeros_like(mask)
+    closed[box] = closed_box
     return mask | (closed & allowed)
 
 
