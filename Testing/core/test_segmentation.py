@@ -159,7 +159,7 @@ def test_tum01_dixon_back_muscles_overlap_expert():
         reference[expert == int(value)] = to_project[name]
     image = water.with_array(water.array + fat.array)
     # regression floors just below what is measured (eval_segment_tum01.py): W+F alone MF 0.688/0.748,
-    # ES 0.850/0.821; with water/fat MF 0.750/0.776, ES 0.872/0.883. Targets: MF 0.85, ES 0.88.
+    # ES 0.850/0.821; with water/fat MF 0.750/0.776, ES 0.872/0.882. Targets: MF 0.85, ES 0.88.
     floors = {1: 0.68, 2: 0.74, 3: 0.84, 4: 0.81}
     for kwargs in ({}, {"water": water, "fat": fat}):
         result = segment(image, **kwargs)

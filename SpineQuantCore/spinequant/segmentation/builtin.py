@@ -48,30 +48,25 @@ def segment_canonical(
     box = (slice(None), slice(row0, None), slice(col0, col1))
     back_maps = tissue.TissueMaps(maps.signal[box], maps.fat_fraction[box], maps.dark[box], maps.from_dixon)
     back_labels, back_lean, back_body = labels[box], lean[box], body[box]
+    may_hold = np.zeros(back_labels.shape, bool)  # where each side's back muscles may lie, slice by slice
     for k in range(image.shape[0]):
         if not np.isfinite(anatomy.midline[k]) or not body[k].any():
             continue
         for column, (side, name) in enumerate(SIDES):
             landmark = (anatomy.lamina[k, column] - row0, anatomy.facet[k, column])
             mid = anatomy.midline[k] - col0
-            _label_side(back_labels[k], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, name, spacing)
+            may_hold[k] |= _label_side(
+                back_labels[k], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, name, spacing
+            )
     back_pairs = [(LABEL_OF[f"multifidus_{name}"], LABEL_OF[f"erector_spinae_{name}"]) for _, name in SIDES]
-    may_add = _soft_tissue_sides(back_body, back_maps.dark, anatomy.midline - col0, spacing)
-    compartment.consistent_outline(back_labels, back_pairs, may_add, spacing)  # in place, on the crop
+    # the vote adds only where the slice's own search could have put muscle (same limits)
+    compartment.consistent_outline(back_labels, back_pairs, may_hold, spacing)  # in place, on the crop
     split.consistent_across_slices(back_labels, back_pairs, spacing)
     if maps.from_dixon:
         split.clear_fat_seam(back_labels, back_pairs, back_maps.fat_fraction)
     psoas.label_psoas(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     quadratus.label_quadratus(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
-
-
-def _soft_tissue_sides(body: np.ndarray, dark: np.ndarray, midlines: np.ndarray, spacing) -> np.ndarray:
-    """Where a back muscle may grow: soft tissue in the body, off the spinous process."""
-    columns = np.arange(body.shape[2])[None, :]
-    off_midline = np.abs(columns - midlines[:, None]) * spacing[0] > compartment.MIDLINE_GAP_MM
-    off_midline &= np.isfinite(midlines)[:, None]
-    return body & ~dark & off_midline[:, None, :]
 
 
 def back_box(anatomy: Anatomy, shape, spacing) -> Tuple[int, int, int]:
@@ -118,10 +113,11 @@ def split_compartments(labels: np.ndarray, compartments, anatomy: Anatomy, spaci
     return labels
 
 
-def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) -> None:
+def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) -> np.ndarray:
+    """Label one side of one slice in `out`; returns where its back muscles were allowed to lie."""
     lamina_row, facet_mm = landmark
     if not np.isfinite(lamina_row):
-        return
+        return np.zeros(out.shape, bool)
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     mask = compartment.compartment_slice(lean, body, mid, lamina_row, side, spacing)
     allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
@@ -144,6 +140,7 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     multifidus, erector = _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing)
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
+    return allowed
 
 
 def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarray:
