@@ -261,6 +261,7 @@ POSTERIOR_ELEMENTS_MM = 12.0  # the spinous process and interspinous ligament li
 LAMINA_BAND_MM = 8.0  # ... the laminae, facet capsules and ligamentum flavum just behind the lamina row
 NEAR_LAMINA_LATERAL_MM = 35.0  # ... out to the facet joints
 MULTIFIDUS_REFERENCE_MM = 30.0  # lean voxels this close to the midline give the muscle's water level
+REFERENCE_FAT_FRACTION = 0.3  # ... clearly lean ones only, so that marbling does not lower it
 
 
 def drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row: float, spacing) -> np.ndarray:
@@ -270,7 +271,7 @@ def drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row: float, sp
     These tissues read as lean on a fat-fraction map (neither fat- nor water-rich, so the fraction is
     intermediate) and are too bright to count as dark bone; the water image tells them from muscle.
     """
-    reference = mask & (lateral_mm < MULTIFIDUS_REFERENCE_MM)[None, :] & (fat_fraction < 0.3)
+    reference = mask & (lateral_mm < MULTIFIDUS_REFERENCE_MM)[None, :] & (fat_fraction < REFERENCE_FAT_FRACTION)
     if reference.sum() < 20:
         return mask
     level = float(np.median(water[reference]))
@@ -304,8 +305,9 @@ def consistent_outline(labels: np.ndarray, pairs, may_add: np.ndarray, spacing) 
 
     Marbling fat at a muscle's border merges with the fascia on one slice but not on the next, so
     single slices lose or gain a border patch; the neighbours put the outline back. Voxels may only
-    join where `may_add` allows (soft tissue on that side), and take the label most of their
-    neighbours have there (the nearest label of their own slice may lie across the seam).
+    join where `may_add` allows (where that slice's own search could have put back muscle), and take
+    the label most of their neighbours have there (the nearest label of their own slice may lie
+    across the seam).
     """
     sigma = OUTLINE_SMOOTH_MM / spacing[2]
     for first, second in pairs:

@@ -14,13 +14,12 @@ import numpy as np
 from scipy import ndimage
 
 from . import boundary
-from .compartment import PLANE_RADIUS_MM
+from .compartment import LEAN_FAT_FRACTION, PLANE_RADIUS_MM
 
 GROOVE_MM = (4.0, 14.0)  # multifidus seed: beside the spinous process ...
 GROOVE_DEPTH_MM = 12.0  # ... just behind the lamina
 PLANE_LENGTH_MM = 4.0  # the plane between the muscles is centimetres long, marbling streaks are short
 BOUNDARY_SMOOTH_MM = 4.0  # the boundary moves a few mm per cm along the spine
-FAT_SEAM_FRACTION = 0.5  # a voxel with more fat than water is fat, not muscle
 
 
 def groove_seed(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, spacing) -> np.ndarray:
@@ -97,5 +96,5 @@ def clear_fat_seam(labels: np.ndarray, pairs, fat_fraction: np.ndarray) -> np.nd
         first, second = labels == multifidus, labels == erector
         meeting = first & ndimage.binary_dilation(second, in_plane)
         meeting |= second & ndimage.binary_dilation(first, in_plane)
-        labels[meeting & (fat_fraction > FAT_SEAM_FRACTION)] = 0
+        labels[meeting & (fat_fraction >= LEAN_FAT_FRACTION)] = 0  # more fat than water: fat
     return labels
