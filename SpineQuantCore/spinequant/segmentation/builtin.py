@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 from scipy import ndimage
@@ -49,22 +49,26 @@ def segment_canonical(
     back_maps = tissue.TissueMaps(maps.signal[box], maps.fat_fraction[box], maps.dark[box], maps.from_dixon)
     back_labels, back_lean, back_body = labels[box], lean[box], body[box]
     may_hold = np.zeros(back_labels.shape, bool)  # where each side's back muscles may lie, slice by slice
+    fused_front = np.zeros(image.shape, bool)  # lean tissue cut off the erector spinae's front
     for k in range(image.shape[0]):
         if not np.isfinite(anatomy.midline[k]) or not body[k].any():
             continue
         for column, (side, name) in enumerate(SIDES):
             landmark = (anatomy.lamina[k, column] - row0, anatomy.facet[k, column])
             mid = anatomy.midline[k] - col0
-            may_hold[k] |= _label_side(
+            search = _label_side(
                 back_labels[k], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, name, spacing
             )
+            may_hold[k] |= search.allowed
+            fused_front[box][k] |= search.fused_front
     back_pairs = [(LABEL_OF[f"multifidus_{name}"], LABEL_OF[f"erector_spinae_{name}"]) for _, name in SIDES]
     # the vote adds only where the slice's own search could have put muscle (same limits)
     compartment.consistent_outline(back_labels, back_pairs, may_hold, spacing)  # in place, on the crop
     split.consistent_across_slices(back_labels, back_pairs, spacing)
     if maps.from_dixon:
         split.clear_fat_seam(back_labels, back_pairs, back_maps.fat_fraction)
-    psoas.label_psoas(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
+    # the band cut off the erector spinae's front lies behind the transverse processes: never psoas
+    psoas.label_psoas(labels, lean & ~fused_front, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     quadratus.label_quadratus(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
 
@@ -113,11 +117,16 @@ def split_compartments(labels: np.ndarray, compartments, anatomy: Anatomy, spaci
     return labels
 
 
-def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) -> np.ndarray:
-    """Label one side of one slice in `out`; returns where its back muscles were allowed to lie."""
+class SideSearch(NamedTuple):
+    allowed: np.ndarray  # where this side's back muscles were allowed to lie
+    fused_front: np.ndarray  # lean tissue cut off the erector spinae's front (quadratus, aponeurosis)
+
+
+def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) -> SideSearch:
+    """Label one side of one slice in `out`; returns where it searched and what it cut off the front."""
     lamina_row, facet_mm = landmark
     if not np.isfinite(lamina_row):
-        return np.zeros(out.shape, bool)
+        return SideSearch(np.zeros(out.shape, bool), np.zeros(out.shape, bool))
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     mask = compartment.compartment_slice(lean, body, mid, lamina_row, side, spacing)
     allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
@@ -135,12 +144,13 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
         # decides. A measured (Dixon) fat fraction is trusted more: only narrow dents are filled.
         mask = compartment.fatty_envelope(mask, allowed)
     border_mm = boundary.expected_border(facet_mm)
-    mask = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing)
+    trimmed = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing)
+    fused_front, mask = mask & ~trimmed, trimmed
     multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing)
     multifidus, erector = _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing)
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
-    return allowed
+    return SideSearch(allowed, fused_front)
 
 
 def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarray:
