@@ -89,8 +89,8 @@ def test_volume_without_spine_is_refused():
 def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
     result = segment(phantom.image, phantom.water, phantom.fat)
     for value in (1, 2, 3, 4, 5, 6):
-        # regression floor below the measured MF 0.90/0.89, ES 0.88/0.88, psoas ~0.99; target 0.95
-        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.86, value
+        # regression floor below the measured MF 0.90/0.90, ES 0.90/0.91, psoas ~0.99; target 0.95
+        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.88, value
     assert list(result.quality.columns[:2]) == ["slice", "z_mm"]
 
 
@@ -98,9 +98,9 @@ def test_phantom_severely_fatty_multifidus_is_recovered():
     fatty = make_axial_phantom(seed=0, n_slices=10, fat_infiltration={"multifidus": 0.6})
     result = segment(fatty.image)  # the single fat-bright image alone
     for value in (1, 2):
-        # measured 0.71/0.74 here, 0.79/0.77 on 24 slices; a fatty multifidus shows no plane against
+        # measured 0.75/0.76 here, 0.80/0.78 on 24 slices; a fatty multifidus shows no plane against
         # the erector spinae and reaches ~2x its lamina tip, beyond the facet prior. Target 0.95
-        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.68, value
+        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.72, value
 
 
 def test_cli_segment_writes_labels_on_the_image_grid(tmp_path, phantom):
@@ -158,8 +158,8 @@ def test_tum01_dixon_back_muscles_overlap_expert():
     for value, name in meta["label_map"].items():
         reference[expert == int(value)] = to_project[name]
     image = water.with_array(water.array + fat.array)
-    # regression floors just below what is measured (eval_segment_tum01.py): W+F alone MF 0.688/0.748,
-    # ES 0.850/0.821; with water/fat MF 0.750/0.776, ES 0.872/0.882. Targets: MF 0.85, ES 0.88.
+    # regression floors just below what is measured (eval_segment_tum01.py): W+F alone MF 0.689/0.749,
+    # ES 0.850/0.821; with water/fat MF 0.749/0.776, ES 0.872/0.883. Targets: MF 0.85, ES 0.88.
     floors = {1: 0.68, 2: 0.74, 3: 0.84, 4: 0.81}
     for kwargs in ({}, {"water": water, "fat": fat}):
         result = segment(image, **kwargs)

@@ -295,8 +295,10 @@ def fatty_envelope(mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 OUTLINE_SMOOTH_MM = 9.0  # a muscle's outline changes little over a centimetre along the spine
-# hysteresis: a voxel joins where most of its neighbourhood has it, and leaves only where a clear
-# minority does (a fatty muscle's lean islands shift from slice to slice and must not be voted away)
+# hysteresis: a voxel joins where nearly half of its neighbourhood has it (a muscle lost to fat on a
+# few neighbouring slices comes back), and leaves only where a clear minority does (a fatty
+# muscle's lean islands shift from slice to slice and must not be voted away)
+OUTLINE_JOIN_SHARE = 0.45
 OUTLINE_DROP_SHARE = 0.35
 
 
@@ -314,7 +316,7 @@ def consistent_outline(labels: np.ndarray, pairs, may_add: np.ndarray, spacing) 
         member = np.isin(labels, (first, second))
         share = ndimage.gaussian_filter1d(member.astype(np.float32), sigma, axis=0, mode="nearest")
         first_share = ndimage.gaussian_filter1d((labels == first).astype(np.float32), sigma, axis=0, mode="nearest")
-        vote = share >= 0.5
+        vote = share >= OUTLINE_JOIN_SHARE
         vote &= member.any(axis=(1, 2))[:, None, None]  # a slice without the compartment stays without
         labels[member & (share < OUTLINE_DROP_SHARE)] = 0
         added = vote & ~member & may_add & (labels == 0)
