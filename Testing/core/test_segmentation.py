@@ -92,6 +92,7 @@ def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
         # regression floor below the measured MF 0.90/0.90, ES 0.90/0.91, psoas ~0.99; target 0.95
         assert dice(result.labels.array == value, phantom.labels.array == value) > 0.88, value
     assert list(result.quality.columns[:2]) == ["slice", "z_mm"]
+    assert (result.quality["hints"] == "").all()  # the phantom's fronts have fascia: none drawn from anatomy
 
 
 def test_phantom_severely_fatty_multifidus_is_recovered():
@@ -165,6 +166,8 @@ def test_tum01_dixon_back_muscles_overlap_expert():
         result = segment(image, **kwargs)
         for value, floor in floors.items():
             assert dice(result.labels.array == value, reference == value) > floor, (value, list(kwargs))
+        # quadratus / aponeurosis fused to the erector spinae: the reviewer is told where its front was drawn
+        assert result.quality["hints"].str.contains("front_from_anatomy").any()
 
 
 def test_cli_segment_measure_writes_the_fat_outputs(tmp_path):

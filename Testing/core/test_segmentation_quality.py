@@ -28,3 +28,32 @@ def test_a_slice_that_loses_half_its_area_is_flagged_but_smooth_growth_is_not():
     for side in ("left", "right"):
         flagged = [k for k, flags in enumerate(table["flags"]) if f"erector_spinae_{side}_area_jump" in flags]
         assert flagged == [2]
+
+
+def test_an_erector_front_drawn_from_anatomy_is_a_hint_not_a_confidence_penalty():
+    labels = np.zeros((3, 60, 60), np.uint8)
+    labels[:, 10:30, 2:20] = 3
+    labels[:, 10:30, 40:58] = 4
+    drawn = np.array([[False, False], [True, False], [True, True]])
+    table = slice_quality(labels, 1.0, np.arange(3.0) * 4, drawn)
+    assert list(table["hints"]) == [
+        "",
+        "erector_spinae_left_front_from_anatomy",
+        "erector_spinae_left_front_from_anatomy;erector_spinae_right_front_from_anatomy",
+    ]
+    assert (table["confidence"] == 1.0).all()
+    assert (slice_quality(labels, 1.0, np.arange(3.0) * 4)["hints"] == "").all()
+
+
+def test_per_slice_hints_follow_the_input_slice_order():
+    from spinequant.phantoms.axial import make_axial_phantom
+    from spinequant.segmentation.api import _per_input_slice
+    from spinequant.segmentation.orientation import to_canonical
+
+    image = make_axial_phantom(seed=0, n_slices=6).image  # slices run head to foot: canonical flips them
+    canonical, code = to_canonical(image)
+    per_canonical = np.zeros((6, 2), bool)
+    per_canonical[0, 0] = per_canonical[1, 1] = True  # the two most inferior canonical slices
+    on_input = _per_input_slice(per_canonical, canonical, code, image)
+    assert on_input[5, 0] and on_input[4, 1]
+    assert on_input.sum() == 2

@@ -30,6 +30,9 @@ class Anatomy:
     lamina: np.ndarray  # row per slice and side (left, right)
     facet: np.ndarray  # lateral reach (mm) of lamina/facet per slice and side (left, right)
     maps: tissue.TissueMaps
+    # per slice and side (left, right): the erector spinae's front was drawn from anatomy because
+    # lean tissue was fused to it (set by segment_canonical; a place for the reviewer to check)
+    front_from_anatomy: Optional[np.ndarray] = None
 
 
 def segment_canonical(
@@ -50,6 +53,7 @@ def segment_canonical(
     back_labels, back_lean, back_body = labels[box], lean[box], body[box]
     may_hold = np.zeros(back_labels.shape, bool)  # where each side's back muscles may lie, slice by slice
     fused_front = np.zeros(image.shape, bool)  # lean tissue cut off the erector spinae's front
+    anatomy.front_from_anatomy = np.zeros((image.shape[0], len(SIDES)), bool)
     for k in range(image.shape[0]):
         if not np.isfinite(anatomy.midline[k]) or not body[k].any():
             continue
@@ -61,6 +65,7 @@ def segment_canonical(
             )
             may_hold[k] |= search.allowed
             fused_front[box][k] |= search.fused_front
+            anatomy.front_from_anatomy[k, column] = search.fused_front.any()
     back_pairs = [(LABEL_OF[f"multifidus_{name}"], LABEL_OF[f"erector_spinae_{name}"]) for _, name in SIDES]
     # the vote adds only where the slice's own search could have put muscle (same limits)
     compartment.consistent_outline(back_labels, back_pairs, may_hold, spacing)  # in place, on the crop

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,18 @@ JUMP_RATIO = 2.0
 FLAG_PENALTY = 0.25
 
 
-def slice_quality(labels: np.ndarray, pixel_area_mm2: float, slice_positions_mm: np.ndarray) -> pd.DataFrame:
-    """One row per slice: areas per structure, flags (';'-joined) and a 0..1 confidence."""
+def slice_quality(
+    labels: np.ndarray,
+    pixel_area_mm2: float,
+    slice_positions_mm: np.ndarray,
+    front_from_anatomy: Optional[np.ndarray] = None,
+) -> pd.DataFrame:
+    """One row per slice: areas per structure, flags (';'-joined), a 0..1 confidence, and review hints.
+
+    Hints name choices the method had to make without an image boundary (here: an erector spinae
+    front drawn from anatomy, `front_from_anatomy` per slice and side); they tell the reviewer where
+    to look without counting against the confidence, which rates the result's plausibility.
+    """
     rows = []
     for k in range(labels.shape[0]):
         counts = np.bincount(labels[k].ravel(), minlength=max(DEFAULT_LABELS) + 1)
@@ -38,7 +48,17 @@ def slice_quality(labels: np.ndarray, pixel_area_mm2: float, slice_positions_mm:
     flags = [_flags(row) + jumps[k] for k, row in enumerate(rows)]
     table["flags"] = [";".join(found) for found in flags]
     table["confidence"] = [max(0.0, 1.0 - FLAG_PENALTY * len(found)) for found in flags]
+    table["hints"] = _front_hints(front_from_anatomy, labels.shape[0])
     return table
+
+
+def _front_hints(front_from_anatomy: Optional[np.ndarray], n_slices: int) -> List[str]:
+    if front_from_anatomy is None:
+        return [""] * n_slices
+    return [
+        ";".join(f"erector_spinae_{side}_front_from_anatomy" for side, drawn in zip(("left", "right"), row) if drawn)
+        for row in front_from_anatomy
+    ]
 
 
 def _area_jumps(table: pd.DataFrame) -> List[List[str]]:
