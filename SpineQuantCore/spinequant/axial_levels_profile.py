@@ -20,7 +20,7 @@ from skimage.filters import threshold_otsu
 
 from .errors import InputError
 from .imageio import Volume
-from .segmentation.orientation import to_canonical
+from .segmentation.orientation import canonical_slice_order, to_canonical
 
 IN_PLANE_SMOOTH_MM = 2.0  # averages noise, keeps the ~35 mm deep body
 BAND_LOW_MM, BAND_HIGH_MM = 6.0, 16.0  # along-stack band pass (Gaussian sigmas) for the ~38 mm period
@@ -46,11 +46,7 @@ def canonical_stack(axial: Volume) -> Tuple[Volume, np.ndarray]:
     (DICOMOrient only permutes and flips axes: no resampling)."""
 
     canonical, _ = to_canonical(axial)
-    n = axial.array.shape[0]
-    index = np.ascontiguousarray(np.broadcast_to(np.arange(n, dtype=np.int16)[:, None, None], axial.array.shape))
-    moved, _ = to_canonical(axial.with_array(index))
-    order = np.array([int(np.flatnonzero((moved.array == k).all(axis=(1, 2)))[0]) for k in range(n)])
-    return canonical, order
+    return canonical, canonical_slice_order(axial)
 
 
 @dataclass

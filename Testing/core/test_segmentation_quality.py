@@ -47,13 +47,11 @@ def test_an_erector_front_drawn_from_anatomy_is_a_hint_not_a_confidence_penalty(
 
 def test_per_slice_hints_follow_the_input_slice_order():
     from spinequant.phantoms.axial import make_axial_phantom
-    from spinequant.segmentation.api import _per_input_slice
-    from spinequant.segmentation.orientation import to_canonical
+    from spinequant.segmentation.orientation import canonical_slice_order
 
     image = make_axial_phantom(seed=0, n_slices=6).image  # slices run head to foot: canonical flips them
-    canonical, code = to_canonical(image)
     per_canonical = np.zeros((6, 2), bool)
     per_canonical[0, 0] = per_canonical[1, 1] = True  # the two most inferior canonical slices
-    on_input = _per_input_slice(per_canonical, canonical, code, image)
+    on_input = per_canonical[canonical_slice_order(image)]
     assert on_input[5, 0] and on_input[4, 1]
     assert on_input.sum() == 2

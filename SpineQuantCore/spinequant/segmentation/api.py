@@ -11,7 +11,7 @@ import pandas as pd
 from ..errors import InputError
 from ..imageio import Volume, check_volume, require_same_grid
 from . import builtin, importers, quality
-from .orientation import from_canonical, to_canonical
+from .orientation import canonical_slice_order, from_canonical, to_canonical
 
 BUILTIN = "builtin"
 IMPORTERS = ("totalsegmentator", "totalsegmentator:total_mr", "totalsegmentator:total",
@@ -62,7 +62,7 @@ def segment(
     if backend == BUILTIN:
         labels, anatomy = builtin.segment_canonical(array, spacing, water_c, fat_c)
         _require_spine(labels, image)
-        front_from_anatomy = _per_input_slice(anatomy.front_from_anatomy, canonical, code, image)
+        front_from_anatomy = anatomy.front_from_anatomy[canonical_slice_order(image)]
     else:
         foreign = _foreign_labels(image, foreign_labels, backend)
         class_map = importers.class_map_for(backend, label_map_path)
@@ -76,14 +76,6 @@ def segment(
     positions = image.origin[2] + np.arange(image.array.shape[0]) * image.spacing[2]
     table = quality.slice_quality(result.array, image.pixel_area_mm2, positions, front_from_anatomy)
     return SegmentationResult(result, table, backend)
-
-
-def _per_input_slice(per_slice: np.ndarray, canonical: Volume, code: str, image: Volume) -> np.ndarray:
-    """(K, n) booleans on canonical slices -> the input's slice order (the slice axis may be flipped)."""
-    bits = (per_slice.astype(np.uint8) << np.arange(per_slice.shape[1], dtype=np.uint8)).sum(axis=1)
-    filled = np.broadcast_to(bits[:, None, None], canonical.array.shape).astype(np.uint8)
-    on_input = from_canonical(canonical.with_array(filled), code, image).array[:, 0, 0]
-    return ((on_input[:, None] >> np.arange(per_slice.shape[1])) & 1).astype(bool)
 
 
 def _foreign_labels(image: Volume, foreign: Optional[Volume], backend: str) -> Volume:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Tuple
 
+import numpy as np
 import SimpleITK as sitk
 
 from ..imageio import Volume
@@ -33,3 +34,12 @@ def from_canonical(canonical: Volume, code: str, reference: Volume) -> Volume:
     image = sitk.DICOMOrient(canonical.to_sitk(), code)
     array = sitk.GetArrayFromImage(image)
     return reference.with_array(array, source=reference.source)
+
+
+def canonical_slice_order(volume: Volume) -> np.ndarray:
+    """Per input slice, the index of the canonical slice it becomes (axial stacks: the slice axis stays
+    the slice axis, possibly flipped), found by reorienting a volume of slice numbers."""
+    n = volume.array.shape[0]
+    index = np.ascontiguousarray(np.broadcast_to(np.arange(n, dtype=np.int16)[:, None, None], volume.array.shape))
+    moved, _ = to_canonical(volume.with_array(index))
+    return np.array([int(np.flatnonzero((moved.array == k).all(axis=(1, 2)))[0]) for k in range(n)])
