@@ -88,9 +88,10 @@ def test_volume_without_spine_is_refused():
 
 def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
     result = segment(phantom.image, phantom.water, phantom.fat)
-    for value in (1, 2, 3, 4, 5, 6):
-        # regression floor below the measured MF 0.90/0.90, ES 0.90/0.91, psoas ~0.99; target 0.95
-        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.88, value
+    floors = {1: 0.88, 2: 0.88, 3: 0.91, 4: 0.91, 5: 0.97, 6: 0.97}
+    for value, floor in floors.items():
+        # regression floors below the measured MF 0.90/0.90, ES 0.93/0.94, psoas ~0.99; target 0.95
+        assert dice(result.labels.array == value, phantom.labels.array == value) > floor, value
     assert list(result.quality.columns[:2]) == ["slice", "z_mm"]
     assert (result.quality["hints"] == "").all()  # the phantom's fronts have fascia: none drawn from anatomy
 
@@ -160,7 +161,7 @@ def test_tum01_dixon_back_muscles_overlap_expert():
         reference[expert == int(value)] = to_project[name]
     image = water.with_array(water.array + fat.array)
     # regression floors just below what is measured (eval_segment_tum01.py): W+F alone MF 0.689/0.749,
-    # ES 0.850/0.821; with water/fat MF 0.749/0.776, ES 0.872/0.883. Targets: MF 0.85, ES 0.88.
+    # ES 0.848/0.818; with water/fat MF 0.748/0.776, ES 0.870/0.881. Targets: MF 0.85, ES 0.88.
     floors = {1: 0.68, 2: 0.74, 3: 0.84, 4: 0.81}
     for kwargs in ({}, {"water": water, "fat": fat}):
         result = segment(image, **kwargs)

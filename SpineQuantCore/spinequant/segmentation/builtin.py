@@ -153,6 +153,10 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     fused_front, mask = mask & ~trimmed, trimmed
     multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing)
     multifidus, erector = _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing)
+    # the rim goes back over watery voxels only, never into the multifidus or the band cut off the front
+    clear_of_cut = ~compartment.restore_rim(fused_front, np.ones_like(fused_front), spacing[0])
+    watery = (maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
+    erector = compartment.restore_rim(erector, watery, spacing[0])
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
     return SideSearch(allowed, fused_front)

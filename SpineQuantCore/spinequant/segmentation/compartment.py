@@ -282,6 +282,22 @@ def drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row: float, sp
     return mask & ~(posterior_elements & poor)
 
 
+RIM_MM = 2.0  # the fat-plane filter (top-hat of a 1 mm-smoothed map) eats up to ~2 mm of a muscle's edge
+
+
+def restore_rim(muscle: np.ndarray, may_grow: np.ndarray, pixel: float) -> np.ndarray:
+    """The muscle grown back by up to RIM_MM through `may_grow` (voxels with more water than fat).
+
+    `lean_tissue` removes thin fat lines with their smoothed flanks so that neighbouring muscles
+    part; where a muscle meets a thin fascia with other lean tissue beyond (the erector spinae's
+    front and lateral border), the muscle's own outermost voxels go with the line.
+    """
+    if not muscle.any():
+        return muscle
+    steps = max(1, int(round(RIM_MM / pixel)))
+    return ndimage.binary_dilation(muscle, iterations=steps, mask=may_grow | muscle)
+
+
 def fatty_envelope(mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Convex envelope of a muscle within the allowed region: fat patches and fatty borders come back.
 
