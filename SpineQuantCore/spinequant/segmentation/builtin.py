@@ -10,12 +10,15 @@ from scipy import ndimage
 
 from ..labels import LABEL_OF
 from . import body as body_module
-from . import boundary, compartment, landmarks, midline, psoas, quadratus, split, tissue
+from . import boundary, compartment, fascia, landmarks, midline, psoas, quadratus, split, tissue
 
 SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
 SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
 FATTY_LEAN_SHARE = 0.85
 FATTY_LEAN_OUTLINE_SHARE = 0.9  # a multifidus with under 10 % fat inside its outline needs no recovery
+# under ~2/3 lean inside its outline the border itself is often fat: the back is taken to the fascia
+# (phantom: 20 % marbling stays above it on most slices, 60-70 % falls below; provisional)
+SEVERE_LEAN_OUTLINE_SHARE = 0.65
 CROP_FRONT_MM = 40.0  # the compartment reaches only a few mm in front of the laminae
 CROP_HALF_WIDTH_MM = 160.0  # wider than any back (and than compartment.BACK_DEPTH_MM)
 FRAGMENT_REACH_MM = 20.0  # lean islands of a fatty multifidus lie within ~2 cm of its lean part
@@ -177,7 +180,8 @@ def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarr
 def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing):
     """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
     # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better
-    if _lean_share(multifidus, maps.fat_fraction[k], allowed) >= FATTY_LEAN_OUTLINE_SHARE:
+    lean_share = _lean_share(multifidus, maps.fat_fraction[k], allowed)
+    if lean_share >= FATTY_LEAN_OUTLINE_SHARE:
         return multifidus, erector
     pixel = spacing[0]
     rows = np.arange(allowed.shape[0])[:, None]
@@ -188,6 +192,12 @@ def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row
     raw_lean = maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION
     fragments = compartment.lean_fragments(raw_lean, allowed & behind & ~erector, near, spacing[0] * spacing[1])
     recovered = multifidus | compartment.reachable_fragments(fragments, anchor, pixel)
+    if lean_share < SEVERE_LEAN_OUTLINE_SHARE:
+        # fat patches at the back border merge with the subcutaneous fat: the envelope reaches back to
+        # the posterior layer of the thoracolumbar fascia instead
+        layer = fascia.posterior_layer(erector, maps.dark[k], lateral_mm, lamina_row, spacing)
+        if layer is not None:
+            recovered = recovered | layer
     envelope = compartment.fatty_envelope(recovered, allowed & behind & ~erector)
     # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced
     if multifidus.sum() < FATTY_LEAN_SHARE * envelope.sum():
