@@ -146,6 +146,7 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
         mask = compartment.close_border_dents(mask, allowed, spacing[0])
         water = maps.signal[k] * (1.0 - maps.fat_fraction[k])
         mask = compartment.drop_water_poor(mask, water, maps.fat_fraction[k], lateral_mm, lamina_row, spacing)
+        mask = compartment.drop_border_fat(mask, maps.fat_fraction[k], lateral_mm, lamina_row, spacing)
     else:
         # fat fraction guessed from intensity: a fat patch at the border merges with the fat outside
         # and bias/partial volume make the lean edge ragged, so the fascia's near-convex outline

@@ -275,11 +275,23 @@ def drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row: float, sp
     if reference.sum() < 20:
         return mask
     level = float(np.median(water[reference]))
-    rows = np.arange(mask.shape[0])[:, None]
-    near_lamina = (rows < lamina_row + LAMINA_BAND_MM / spacing[1]) & (lateral_mm < NEAR_LAMINA_LATERAL_MM)[None, :]
-    posterior_elements = (lateral_mm < POSTERIOR_ELEMENTS_MM)[None, :] | near_lamina
     poor = (water < WATER_POOR_SHARE * level) & (fat_fraction < LEAN_FAT_FRACTION)
-    return mask & ~(posterior_elements & poor)
+    return mask & ~(posterior_elements_zone(mask.shape, lateral_mm, lamina_row, spacing) & poor)
+
+
+def posterior_elements_zone(shape, lateral_mm, lamina_row: float, spacing) -> np.ndarray:
+    """Beside the spinous process, and just behind the lamina out to the facet joints."""
+    rows = np.arange(shape[0])[:, None]
+    near_lamina = (rows < lamina_row + LAMINA_BAND_MM / spacing[1]) & (lateral_mm < NEAR_LAMINA_LATERAL_MM)[None, :]
+    return (lateral_mm < POSTERIOR_ELEMENTS_MM)[None, :] | near_lamina
+
+
+def drop_border_fat(mask, fat_fraction, lateral_mm, lamina_row: float, spacing) -> np.ndarray:
+    """Fat by the posterior elements on the compartment's border is interspinous and periarticular
+    fat, not muscle (with water and fat images); fat that muscle encloses there is marbling and stays."""
+    zone = posterior_elements_zone(mask.shape, lateral_mm, lamina_row, spacing)
+    kept = mask & ~(zone & (fat_fraction >= LEAN_FAT_FRACTION))
+    return kept | (ndimage.binary_fill_holes(kept) & mask)
 
 
 RIM_MM = 2.0  # the fat-plane filter (top-hat of a 1 mm-smoothed map) eats up to ~2 mm of a muscle's edge
