@@ -5,37 +5,57 @@ import pytest
 
 from spinequant.phantoms.axial import make_axial_phantom
 from spinequant.segmentation import segment
-from spinequant.segmentation.fascia import posterior_layer, spinous_tip_row
+from spinequant.segmentation.fascia import cap_behind_tip, posterior_layer, spinous_tip_row
 
 SPACING = (1.0, 1.0, 4.0)
 MIDLINE = 20
+LAMINA_ROW = 10.0
 
 
 def _slice():
-    """Right-hand side of a back: lamina row 10, spinous process down to row 34, erector spinae lateral."""
+    """Right-hand side of a back: spinous process (bone, then ligament) from the lamina at row 10 to
+    row 34, subcutaneous fat behind it, erector spinae lateral."""
     lateral_mm = (np.arange(60) - MIDLINE) * SPACING[0]
+    fat_fraction = np.full((60, 60), 0.9, np.float32)  # fat around
     dark = np.zeros((60, 60), bool)
     dark[10:13, 10:45] = True  # lamina
-    dark[10:35, 18:23] = True  # spinous process
+    dark[10:28, 18:23] = True  # spinous process (cortex) ...
+    fat_fraction[28:35, 18:23] = 0.3  # ... its fatty-marrow end, not dark, still not fat tissue
     erector = np.zeros_like(dark)
-    erector[12:40, 38:58] = True
-    return dark, erector, lateral_mm
+    erector[12:45, 38:58] = True
+    return fat_fraction, dark, erector, lateral_mm
 
 
-def test_the_tip_is_where_the_dark_run_behind_the_lamina_ends():
-    dark, _, lateral_mm = _slice()
-    assert spinous_tip_row(dark, lateral_mm, 10.0, SPACING[1]) == 34
-    dark[24, 18:23] = False  # a partial-volume gap does not end the process
-    assert spinous_tip_row(dark, lateral_mm, 10.0, SPACING[1]) == 34
-    assert spinous_tip_row(np.zeros_like(dark), lateral_mm, 10.0, SPACING[1]) is None
+def test_the_tip_is_where_the_midline_turns_to_fat_behind_the_lamina():
+    fat_fraction, dark, _, lateral_mm = _slice()
+    assert spinous_tip_row(fat_fraction, dark, lateral_mm, LAMINA_ROW, SPACING[1]) == 34
+    fat_fraction[24:26, 18:23] = 0.9  # a short fat gap does not end the process
+    assert spinous_tip_row(fat_fraction, dark, lateral_mm, LAMINA_ROW, SPACING[1]) == 34
+    dark[20:, 18:23] = False  # an interspinous slice: the run ends within 1.5 cm, no tip
+    fat_fraction[20:, 18:23] = 0.9
+    assert spinous_tip_row(fat_fraction, dark, lateral_mm, LAMINA_ROW, SPACING[1]) is None
+
+
+def test_the_erector_spinae_takes_the_multifidus_behind_the_tip_only_where_it_wraps_it():
+    multifidus = np.zeros((60, 60), bool)
+    multifidus[12:44, 22:38] = True
+    erector = np.zeros_like(multifidus)
+    erector[12:48, 38:58] = True  # reaches 14 rows behind the tip (34): the upper lumbar levels
+    capped, wrapped = cap_behind_tip(multifidus, erector, 34, SPACING[1])
+    assert not capped[38:].any() and capped[:38].sum() == multifidus[:38].sum()
+    assert wrapped[38:44, 22:38].all()
+    erector[40:] = False  # erector spinae ends before the tip + margins (L5): nothing moves
+    same, _ = cap_behind_tip(multifidus, erector, 34, SPACING[1])
+    assert (same == multifidus).all()
+    assert (cap_behind_tip(multifidus, erector, None, SPACING[1])[0] == multifidus).all()
 
 
 def test_the_layer_joins_the_tip_to_the_erector_spinae_back_medial_corner():
-    dark, erector, lateral_mm = _slice()
-    layer = posterior_layer(erector, dark, lateral_mm, 10.0, SPACING)
-    assert layer[34, 21] and layer[39, 38]  # tip (first column beside the midline) and corner
+    _, _, erector, lateral_mm = _slice()
+    layer = posterior_layer(erector, 34, lateral_mm)
+    assert layer[34, 21] and layer[44, 38]  # tip (first column beside the midline) and corner
     assert layer.sum() == 18  # one voxel per column between them
-    assert posterior_layer(erector, np.zeros_like(dark), lateral_mm, 10.0, SPACING) is None
+    assert posterior_layer(erector, None, lateral_mm) is None
 
 
 @pytest.mark.parametrize("water_fat", [False, True])

@@ -156,7 +156,11 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     trimmed = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing)
     fused_front, mask = mask & ~trimmed, trimmed
     multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing)
-    multifidus, erector = _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing)
+    tip_row = fascia.spinous_tip_row(maps.fat_fraction[k], maps.dark[k], lateral_mm, lamina_row, spacing[1])
+    multifidus, erector = _recover_fatty(
+        multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing, tip_row
+    )
+    multifidus, erector = fascia.cap_behind_tip(multifidus, erector, tip_row, spacing[1])
     # the rim goes back over watery voxels only, never into the multifidus or the band cut off the front
     clear_of_cut = ~compartment.restore_rim(fused_front, np.ones_like(fused_front), spacing[0])
     watery = (maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
@@ -178,7 +182,7 @@ def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarr
     )
 
 
-def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing):
+def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing, tip_row=None):
     """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
     # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better
     lean_share = _lean_share(multifidus, maps.fat_fraction[k], allowed)
@@ -196,7 +200,7 @@ def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row
     if lean_share < SEVERE_LEAN_OUTLINE_SHARE:
         # fat patches at the back border merge with the subcutaneous fat: the envelope reaches back to
         # the posterior layer of the thoracolumbar fascia instead
-        layer = fascia.posterior_layer(erector, maps.dark[k], lateral_mm, lamina_row, spacing)
+        layer = fascia.posterior_layer(erector, tip_row, lateral_mm)
         if layer is not None:
             recovered = recovered | layer
     envelope = compartment.fatty_envelope(recovered, allowed & behind & ~erector)

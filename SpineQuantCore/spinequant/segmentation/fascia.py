@@ -1,11 +1,11 @@
-"""The posterior layer of the thoracolumbar fascia behind a severely fatty multifidus.
+"""Where the multifidus ends at the back: the spinous process tip and the thoracolumbar fascia.
 
-The layer is attached to the tips of the lumbar spinous processes and runs laterally over the back
-of the multifidus and the erector spinae (Willard et al., J Anat 2012; Bogduk, Clinical Anatomy of
-the Lumbar Spine). Where fat has replaced the multifidus's border, intensity cannot tell the muscle
-from the subcutaneous fat behind it, but its back still ends at this layer, and the image shows the
-layer's two ends: the tip of the spinous process (dark bone on the midline behind the lamina) and the
-back of the lean erector spinae beside the multifidus.
+The multifidus arises from the spinous processes and laminae. At the upper lumbar levels the
+erector spinae reaches further back than the spinous tips and its aponeurosis and tendons cover the
+multifidus from behind; at L5 the erector spinae is thin and lateral and the multifidus fills the
+groove back to the fascia (Macintosh & Bogduk, Spine 1986; Bogduk, Clinical Anatomy of the Lumbar
+Spine). The posterior layer of the thoracolumbar fascia is attached to the spinous tips and runs
+laterally over the back of both muscles (Willard et al., J Anat 2012).
 """
 
 from __future__ import annotations
@@ -15,44 +15,64 @@ from typing import Optional
 import numpy as np
 from skimage.draw import line
 
-TIP_HALF_WIDTH_MM = 4.0  # columns this close to the midline hold the spinous process
-TIP_START_MM = 10.0  # the process begins within a centimetre behind the lamina row ...
-TIP_GAP_MM = 2.5  # ... and runs back with at most this much of it not dark (partial volume)
+from .compartment import LEAN_FAT_FRACTION
+
+MIDLINE_HALF_WIDTH_MM = 2.0  # columns this close to the midline lie on the spinous process
+TIP_GAP_MM = 3.0  # a fat gap shorter than this along the process does not end it
+MIN_PROCESS_MM = 15.0  # lumbar spinous processes reach well over 1.5 cm behind the lamina
+CAP_MARGIN_MM = 3.0  # the multifidus may bulge this far behind the tip
+WRAP_MARGIN_MM = 3.0  # ... and is capped only where the erector spinae reaches this much further back
 CORNER_BAND_MM = 3.0  # the erector spinae's medial-most columns give its back-medial corner
 
 
-def spinous_tip_row(dark: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, pixel_y: float) -> Optional[int]:
-    """Row of the back tip of the spinous process: the end of the dark run behind the lamina."""
-    columns = np.abs(lateral_mm) <= TIP_HALF_WIDTH_MM
+def spinous_tip_row(fat_fraction, dark, lateral_mm: np.ndarray, lamina_row: float, pixel_y: float) -> Optional[int]:
+    """Row of the back tip of the spinous process, or None where it is not seen.
+
+    Followed back from the lamina along the midline as long as the midline is not fat (bone, whose
+    marrow may be fatty but is not fat tissue on its own, reads dark or intermediate; ligament is
+    lean); the subcutaneous fat behind the tip ends it. A run shorter than a spinous process is an
+    interspinous gap (slices through the disc level), not a tip.
+    """
+    columns = np.abs(lateral_mm) <= MIDLINE_HALF_WIDTH_MM
     start = int(max(0, np.floor(lamina_row)))
-    if not columns.any() or start >= dark.shape[0]:
+    if not columns.any() or start >= fat_fraction.shape[0]:
         return None
-    run = dark[start:, columns].any(axis=1)
+    not_fat = ((fat_fraction[start:, columns] < LEAN_FAT_FRACTION) | dark[start:, columns]).mean(axis=1) >= 0.5
     max_gap = max(1, int(round(TIP_GAP_MM / pixel_y)))
     last, gap = None, 0
-    for offset, is_dark in enumerate(run):
-        if is_dark:
+    for offset, holds in enumerate(not_fat):
+        if holds:
             last, gap = offset, 0
-        elif last is None:
-            if offset * pixel_y > TIP_START_MM:
-                return None
-        else:
+        elif last is not None:
             gap += 1
             if gap > max_gap:
                 break
-    return None if last is None else start + last
+    if last is None or last * pixel_y < MIN_PROCESS_MM:
+        return None
+    return start + last
 
 
-def posterior_layer(erector: np.ndarray, dark: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, spacing):
+def cap_behind_tip(multifidus: np.ndarray, erector: np.ndarray, tip_row: Optional[int], pixel_y: float):
+    """(multifidus, erector spinae) with the multifidus behind the spinous tip given to the erector
+    spinae, where the erector spinae reaches further back than the tip (it wraps the multifidus)."""
+    if tip_row is None or not multifidus.any() or not erector.any():
+        return multifidus, erector
+    limit = tip_row + CAP_MARGIN_MM / pixel_y
+    erector_back = np.nonzero(erector.any(axis=1))[0].max()
+    if erector_back <= limit + WRAP_MARGIN_MM / pixel_y:
+        return multifidus, erector
+    rows = np.arange(multifidus.shape[0])[:, None]
+    behind = multifidus & (rows > limit)
+    return multifidus & ~behind, erector | behind
+
+
+def posterior_layer(erector: np.ndarray, tip_row: Optional[int], lateral_mm: np.ndarray) -> Optional[np.ndarray]:
     """Voxels of the line from the spinous process tip to the erector spinae's back-medial corner
     (one side of one slice), or None where either end is not seen."""
-    if not erector.any():
+    beside_midline = np.nonzero(lateral_mm > 0)[0]
+    if tip_row is None or not erector.any() or beside_midline.size == 0:
         return None
-    tip_row = spinous_tip_row(dark, lateral_mm, lamina_row, spacing[1])
-    tip_columns = np.nonzero((lateral_mm > 0) & (lateral_mm <= TIP_HALF_WIDTH_MM))[0]
-    if tip_row is None or tip_columns.size == 0:
-        return None
-    tip_column = tip_columns[np.argmin(lateral_mm[tip_columns])]
+    tip_column = beside_midline[np.argmin(lateral_mm[beside_midline])]
     columns = np.nonzero(erector.any(axis=0))[0]
     medial = columns[lateral_mm[columns] <= lateral_mm[columns].min() + CORNER_BAND_MM]
     corner_row = np.nonzero(erector[:, medial].any(axis=1))[0].max()
