@@ -1,4 +1,4 @@
-"""Fat by the posterior elements: on the border it is not muscle, enclosed it is marbling (compartment.drop_border_fat)."""
+"""Fat by the posterior elements: on the border not muscle, enclosed marbling (compartment.drop_border_fat)."""
 
 import numpy as np
 
