@@ -24,6 +24,9 @@ PLANE_FULL = 0.15  # fat-fraction relief that counts as a clear plane
 EDGE_MM = 2.0  # fat just outside the compartment is not a plane between the two muscles
 MAX_SLOPE = 1.5  # lateral mm per mm of depth: the boundary is a smooth line, never horizontal
 STEP_PENALTY = 0.15  # per mm of lateral step: straight lines are preferred
+# the reward saturates on the plane's partial-volume flank, where the prior may hold the seam; the
+# boundary is the plane's fattest column within this reach (phantom: the seam sat ~1 px medial)
+SNAP_MM = 2.0
 
 
 def expected_border(facet_mm: float) -> float:
@@ -82,6 +85,16 @@ def cheapest_seam(costs: np.ndarray, spacing) -> np.ndarray:
     return seam
 
 
+def snap_to_plane(seam: np.ndarray, relief: np.ndarray, spacing) -> np.ndarray:
+    """Each row's seam column moved to the fattest column within SNAP_MM where a clear plane shows."""
+    reach = max(1, int(round(SNAP_MM / spacing[0])))
+    rows = np.arange(seam.size)[:, None]
+    columns = np.clip(seam[:, None] + np.arange(-reach, reach + 1)[None, :], 0, relief.shape[1] - 1)
+    window = relief[rows, columns]
+    fattest = columns[rows[:, 0], np.argmax(window, axis=1)]
+    return np.where(window.max(axis=1) >= PLANE_FULL, fattest, seam)
+
+
 def medial_of_seam(mask, relief, lateral_mm, anchor_mm, spacing) -> np.ndarray:
     """Multifidus part of the compartment mask: voxels medial of the optimal seam."""
     rows, columns = np.nonzero(mask)
@@ -91,6 +104,7 @@ def medial_of_seam(mask, relief, lateral_mm, anchor_mm, spacing) -> np.ndarray:
     box = (slice(rows.min(), rows.max() + 1), slice(max(columns.min() - 1, 0), columns.max() + 2))
     lateral = lateral_mm[box[1]]
     seam = cheapest_seam(node_costs(mask[box], relief[box], lateral, anchor_mm, spacing), spacing)
+    seam = snap_to_plane(seam, relief[box], spacing)
     medial = np.zeros_like(mask)
     medial[box] = lateral[None, :] < lateral[seam][:, None]
     return medial & mask

@@ -1,0 +1,45 @@
+"""The multifidus / erector spinae seam (boundary.py): on the fat plane, not on its flank."""
+
+import numpy as np
+
+from spinequant.segmentation import boundary
+
+SPACING = (1.25, 1.25, 4.0)
+
+
+def _plane_relief(rows=20, columns=30, plane_column=18):
+    """Relief of a 1-voxel fat plane with partial-volume flanks that still read as a clear plane."""
+    relief = np.zeros((rows, columns), np.float32)
+    relief[:, plane_column] = 0.6
+    relief[:, plane_column - 1] = relief[:, plane_column + 1] = 0.2
+    return relief
+
+
+def test_a_seam_on_the_planes_flank_moves_to_its_fattest_column():
+    relief = _plane_relief()
+    seam = np.full(relief.shape[0], 17)
+    assert (boundary.snap_to_plane(seam, relief, SPACING) == 18).all()
+
+
+def test_without_a_clear_plane_the_seam_stays_where_the_prior_put_it():
+    relief = _plane_relief() * 0.2  # peak 0.12 < PLANE_FULL
+    seam = np.full(relief.shape[0], 16)
+    assert (boundary.snap_to_plane(seam, relief, SPACING) == 16).all()
+
+
+def test_a_plane_beyond_the_snap_reach_does_not_pull_the_seam():
+    relief = _plane_relief(plane_column=25)
+    seam = np.full(relief.shape[0], 18)  # 7 columns = 8.75 mm away
+    assert (boundary.snap_to_plane(seam, relief, SPACING) == 18).all()
+
+
+def test_the_split_puts_the_plane_column_outside_the_multifidus_and_its_medial_neighbour_inside():
+    rows, columns = 24, 40
+    mask = np.zeros((rows, columns), bool)
+    mask[2:22, 3:37] = True
+    lateral_mm = (np.arange(columns) - 0.0) * SPACING[0]
+    relief = np.zeros(mask.shape, np.float32)
+    relief[:, 24] = 0.6  # plane at 30 mm; the facet prior (1.5 x 16 mm = 24 mm) pulls medially
+    relief[:, 23] = relief[:, 25] = 0.2
+    multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING)
+    assert multifidus[2:22, 23].all() and not multifidus[:, 24].any()
