@@ -5,7 +5,12 @@ import pytest
 
 from spinequant.phantoms.axial import make_axial_phantom
 from spinequant.segmentation import segment
-from spinequant.segmentation.fascia import cap_behind_tip, posterior_layer, spinous_tip_row
+from spinequant.segmentation.fascia import (
+    cap_behind_tip,
+    erector_covers_multifidus,
+    posterior_layer,
+    spinous_tip_row,
+)
 
 SPACING = (1.0, 1.0, 4.0)
 MIDLINE = 20
@@ -48,6 +53,15 @@ def test_the_erector_spinae_takes_the_multifidus_behind_the_tip_only_where_it_wr
     same, _ = cap_behind_tip(multifidus, erector, 34, SPACING[1])
     assert (same == multifidus).all()
     assert (cap_behind_tip(multifidus, erector, None, SPACING[1])[0] == multifidus).all()
+
+
+def test_the_erector_spinae_covers_the_multifidus_where_it_reaches_well_behind_the_tip():
+    _, _, erector, lateral_mm = _slice()  # compartment lateral of the border ends at row 44
+    border_mm = 15.0
+    assert erector_covers_multifidus(erector, lateral_mm, border_mm, 34, SPACING[1])  # 10 mm behind
+    assert not erector_covers_multifidus(erector, lateral_mm, border_mm, 38, SPACING[1])  # 6 mm: L5-like
+    assert not erector_covers_multifidus(erector, lateral_mm, border_mm, None, SPACING[1])
+    assert not erector_covers_multifidus(erector, lateral_mm, 60.0, 34, SPACING[1])  # nothing lateral
 
 
 def test_the_layer_joins_the_tip_to_the_erector_spinae_back_medial_corner():

@@ -43,3 +43,26 @@ def test_the_split_puts_the_plane_column_outside_the_multifidus_and_its_medial_n
     relief[:, 23] = relief[:, 25] = 0.2
     multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING)
     assert multifidus[2:22, 23].all() and not multifidus[:, 24].any()
+
+
+def test_the_expected_line_is_straight_unless_the_multifidus_narrows_then_it_reaches_the_midline_at_its_back():
+    rows_mm = np.arange(0.0, 41.0)
+    straight = boundary.expected_line(rows_mm, 24.0, 40.0, narrows=False)
+    assert (straight == 24.0).all()
+    oval = boundary.expected_line(rows_mm, 24.0, 40.0, narrows=True)
+    front = rows_mm <= boundary.NARROWING_FROM * 40.0
+    assert (oval[front] == 24.0).all() and oval[-1] == 0.0
+    assert (np.diff(oval) <= 0).all()
+
+
+def test_without_a_plane_a_narrowing_multifidus_leaves_the_back_lateral_corner_to_the_erector_spinae():
+    rows, columns = 32, 40
+    mask = np.zeros((rows, columns), bool)
+    mask[0:30, 2:38] = True
+    lateral_mm = np.arange(columns) * SPACING[0]
+    relief = np.zeros(mask.shape, np.float32)
+    straight = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING)
+    narrowing = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING, narrows=True)
+    assert narrowing.sum() < straight.sum()
+    assert (narrowing[:8] == straight[:8]).all()  # the front follows the facet line either way
+    assert narrowing[25:].sum() < 0.75 * straight[25:].sum()  # ~1 cm narrower at the back

@@ -23,6 +23,9 @@ MIN_PROCESS_MM = 15.0  # lumbar spinous processes reach well over 1.5 cm behind 
 CAP_MARGIN_MM = 3.0  # the multifidus may bulge this far behind the tip
 WRAP_MARGIN_MM = 3.0  # ... and is capped only where the erector spinae reaches this much further back
 CORNER_BAND_MM = 3.0  # the erector spinae's medial-most columns give its back-medial corner
+# TUM01: the compartment reaches 3 mm behind the tip at L5 and 10-13 mm at the upper levels; the
+# seam gains with any threshold from 7 to 10 mm
+COVER_MM = 8.0
 
 
 def spinous_tip_row(fat_fraction, dark, lateral_mm: np.ndarray, lamina_row: float, pixel_y: float) -> Optional[int]:
@@ -50,6 +53,18 @@ def spinous_tip_row(fat_fraction, dark, lateral_mm: np.ndarray, lamina_row: floa
     if last is None or last * pixel_y < MIN_PROCESS_MM:
         return None
     return start + last
+
+
+def erector_covers_multifidus(
+    compartment: np.ndarray, lateral_mm: np.ndarray, border_mm: float, tip_row: Optional[int], pixel_y: float
+) -> bool:
+    """True where the compartment lateral of the multifidus border reaches COVER_MM further back than
+    the spinous tip: the erector spinae's aponeurosis covers the multifidus (upper lumbar levels)."""
+    lateral = lateral_mm > border_mm
+    if tip_row is None or not compartment[:, lateral].any():
+        return False
+    back = np.nonzero(compartment[:, lateral].any(axis=1))[0].max()
+    return (back - tip_row) * pixel_y > COVER_MM
 
 
 def cap_behind_tip(multifidus: np.ndarray, erector: np.ndarray, tip_row: Optional[int], pixel_y: float):

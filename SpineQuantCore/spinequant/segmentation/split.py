@@ -49,12 +49,18 @@ def fat_planes_relief(fat_fraction: np.ndarray, spacing) -> np.ndarray:
 
 
 def split_compartment(
-    mask: np.ndarray, fat_fraction: np.ndarray, lateral_mm: np.ndarray, facet_mm: float, spacing
+    mask: np.ndarray,
+    fat_fraction: np.ndarray,
+    lateral_mm: np.ndarray,
+    facet_mm: float,
+    spacing,
+    narrows_back: bool = False,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """(multifidus, erector spinae) masks of one side of one slice, cut along the optimal seam.
 
     The seam follows a fat plane where one shows and the anatomical line from the facet joint
-    where none does (boundary.py).
+    where none does (boundary.py); `narrows_back`: the multifidus narrows towards its back
+    (fascia.erector_covers_multifidus).
     """
     if not mask.any():
         return mask.copy(), mask.copy()
@@ -62,7 +68,7 @@ def split_compartment(
     box = (slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1))
     relief = np.zeros(mask.shape, np.float32)
     relief[box] = np.clip(fat_planes_relief(fat_fraction[box], spacing), 0, None)
-    multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, facet_mm, spacing)
+    multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, facet_mm, spacing, narrows_back)
     return multifidus, mask & ~multifidus
 
 
