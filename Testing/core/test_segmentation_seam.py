@@ -50,9 +50,9 @@ def test_the_expected_line_is_straight_unless_the_multifidus_narrows_then_it_rea
     straight = boundary.expected_line(rows_mm, 24.0, 40.0, narrows=False)
     assert (straight == 24.0).all()
     oval = boundary.expected_line(rows_mm, 24.0, 40.0, narrows=True)
-    front = rows_mm <= boundary.NARROWING_FROM * 40.0
-    assert (oval[front] == 24.0).all() and oval[-1] == 0.0
-    assert (np.diff(oval) <= 0).all()
+    assert oval[0] == 24.0 and oval[-1] == 0.0
+    assert (np.diff(oval) < 0).all()
+    assert oval[20] > 0.8 * 24.0  # an oval: still wide at mid-depth
 
 
 def test_without_a_plane_a_narrowing_multifidus_leaves_the_back_lateral_corner_to_the_erector_spinae():
@@ -64,5 +64,5 @@ def test_without_a_plane_a_narrowing_multifidus_leaves_the_back_lateral_corner_t
     straight = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING)
     narrowing = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING, narrows=True)
     assert narrowing.sum() < straight.sum()
-    assert (narrowing[:8] == straight[:8]).all()  # the front follows the facet line either way
+    assert (narrowing[:4] == straight[:4]).all()  # the front follows the facet line either way
     assert narrowing[25:].sum() < 0.75 * straight[25:].sum()  # ~1 cm narrower at the back
