@@ -13,9 +13,11 @@ from scipy import ndimage
 
 # The multifidus fills the groove up to the mammillary processes, on the back of the superior
 # articular process just lateral of the facet joint (Macintosh & Bogduk, Spine 1986), and bulges
-# beyond it; it is also larger caudally (L5), where the facets sit wider apart. Scaling the facet's
-# lateral reach (an assumption, not a published ratio) keeps both trends.
-FACET_SCALE = 1.5
+# beyond it; it is larger caudally (L4-S1), where the facets also sit wider apart. Scaling the
+# facet's lateral reach keeps both trends (assumed ratios; TUM01's expert border lies at 1.7-2.2 x
+# the facet reach at L4-L5, 1.3-1.7 x above, where the erector spinae covers the multifidus).
+FACET_SCALE = 1.7
+COVERED_FACET_SCALE = 1.5  # TUM01 MF with 1.6/1.7/1.8 at the open levels: 0.819/0.853, 0.832/0.850, 0.843/0.827
 PRIOR_SIGMA_MM = 6.0  # how far a fat plane may pull the seam lateral of the anatomical line
 MEDIAL_SIGMA_MM = 3.0  # ... and medial of it: the multifidus always covers the lamina up to the facet
 PRIOR_SIGMA_GROWTH = 0.25  # the line is less certain further back from the facet (mm per mm of depth)
@@ -29,9 +31,10 @@ STEP_PENALTY = 0.15  # per mm of lateral step: straight lines are preferred
 SNAP_MM = 2.0
 
 
-def expected_border(facet_mm: float) -> float:
-    """Expected lateral distance (mm) of the multifidus's border from the facet's lateral reach."""
-    return FACET_SCALE * facet_mm
+def expected_border(facet_mm: float, covered: bool) -> float:
+    """Expected lateral distance (mm) of the multifidus's border at the lamina, from the facet's
+    lateral reach; `covered`: at an upper level, where the erector spinae covers the multifidus."""
+    return (COVERED_FACET_SCALE if covered else FACET_SCALE) * facet_mm
 
 
 def expected_line(rows_mm: np.ndarray, border_mm: float, back_mm: float, narrows: bool) -> np.ndarray:
@@ -72,7 +75,7 @@ def node_costs(mask, relief, lateral_mm, anchor_mm, spacing, narrows: bool = Fal
     inner = ndimage.distance_transform_edt(mask | row_gaps(mask), sampling=(spacing[1], spacing[0])) > EDGE_MM
     plane = np.where(inner, np.clip(relief / PLANE_FULL, 0, 1), 0.0)
     rows_mm = np.arange(mask.shape[0]) * spacing[1]
-    border = expected_border(anchor_mm)
+    border = expected_border(anchor_mm, narrows)
     # the multifidus's back: the last row holding compartment medial of the expected border
     medial_rows = np.nonzero(mask[:, (lateral_mm > 0) & (lateral_mm < border)].any(axis=1))[0]
     back_mm = medial_rows.max() * spacing[1] if medial_rows.size else 0.0

@@ -152,7 +152,8 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
         # and bias/partial volume make the lean edge ragged, so the fascia's near-convex outline
         # decides. A measured (Dixon) fat fraction is trusted more: only narrow dents are filled.
         mask = compartment.fatty_envelope(mask, allowed)
-    border_mm = boundary.expected_border(facet_mm)
+    # the narrower (upper-level) border: lateral of it lies erector spinae at every level
+    border_mm = boundary.expected_border(facet_mm, covered=True)
     trimmed = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing)
     fused_front, mask = mask & ~trimmed, trimmed
     tip_row = fascia.spinous_tip_row(maps.fat_fraction[k], maps.dark[k], lateral_mm, lamina_row, spacing[1])
