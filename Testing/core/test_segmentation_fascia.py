@@ -7,7 +7,7 @@ from spinequant.phantoms.axial import make_axial_phantom
 from spinequant.segmentation import segment
 from spinequant.segmentation.fascia import (
     cap_behind_tip,
-    erector_covers_multifidus,
+    covered_multifidus_back,
     posterior_layer,
     spinous_tip_row,
 )
@@ -55,13 +55,14 @@ def test_the_erector_spinae_takes_the_multifidus_behind_the_tip_only_where_it_wr
     assert (cap_behind_tip(multifidus, erector, None, SPACING[1])[0] == multifidus).all()
 
 
-def test_the_erector_spinae_covers_the_multifidus_where_it_reaches_well_behind_the_tip():
+def test_where_the_erector_spinae_reaches_well_behind_the_tip_the_multifidus_ends_just_behind_it():
     _, _, erector, lateral_mm = _slice()  # compartment lateral of the border ends at row 44
     border_mm = 15.0
-    assert erector_covers_multifidus(erector, lateral_mm, border_mm, 34, SPACING[1])  # 10 mm behind
-    assert not erector_covers_multifidus(erector, lateral_mm, border_mm, 38, SPACING[1])  # 6 mm: L5-like
-    assert not erector_covers_multifidus(erector, lateral_mm, border_mm, None, SPACING[1])
-    assert not erector_covers_multifidus(erector, lateral_mm, 60.0, 34, SPACING[1])  # nothing lateral
+    back = covered_multifidus_back(erector, lateral_mm, border_mm, 34, SPACING[1])  # 10 mm behind
+    assert back == 34 + 3.0  # the cap's margin behind the tip
+    assert covered_multifidus_back(erector, lateral_mm, border_mm, 38, SPACING[1]) is None  # 6 mm: L5-like
+    assert covered_multifidus_back(erector, lateral_mm, border_mm, None, SPACING[1]) is None
+    assert covered_multifidus_back(erector, lateral_mm, 60.0, 34, SPACING[1]) is None  # nothing lateral
 
 
 def test_the_layer_joins_the_tip_to_the_erector_spinae_back_medial_corner():

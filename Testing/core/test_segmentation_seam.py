@@ -45,11 +45,11 @@ def test_the_split_puts_the_plane_column_outside_the_multifidus_and_its_medial_n
     assert multifidus[2:22, 23].all() and not multifidus[:, 24].any()
 
 
-def test_the_expected_line_is_straight_unless_the_multifidus_narrows_then_it_reaches_the_midline_at_its_back():
+def test_the_expected_line_is_straight_at_open_levels_and_reaches_the_midline_at_a_covered_multifidus_back():
     rows_mm = np.arange(0.0, 41.0)
-    straight = boundary.expected_line(rows_mm, 24.0, 40.0, narrows=False)
+    straight = boundary.expected_line(rows_mm, 24.0, None)
     assert (straight == 24.0).all()
-    oval = boundary.expected_line(rows_mm, 24.0, 40.0, narrows=True)
+    oval = boundary.expected_line(rows_mm, 24.0, 40.0)
     assert oval[0] == 24.0 and oval[-1] == 0.0
     assert (np.diff(oval) < 0).all()
     assert oval[20] > 0.8 * 24.0  # an oval: still wide at mid-depth
@@ -62,7 +62,9 @@ def test_without_a_plane_a_narrowing_multifidus_leaves_the_back_lateral_corner_t
     lateral_mm = np.arange(columns) * SPACING[0]
     relief = np.zeros(mask.shape, np.float32)
     straight = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING)
-    narrowing = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING, narrows=True)
+    narrowing = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING, covered_back=40)
+    ends_early = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING, covered_back=20)
+    assert (ends_early[22:].sum(axis=1) <= 1).all()  # the oval closes at the multifidus's back
     # the seam is the first erector spinae column: at the lamina it sits on the level's facet line
     seam_mm = [lateral_mm[np.nonzero(m[0])[0].max() + 1] for m in (straight, narrowing)]
     assert abs(seam_mm[0] - boundary.FACET_SCALE * 16.0) <= SPACING[0]

@@ -8,6 +8,8 @@ pulled towards the anatomical line where no plane shows. Voxels medial of the se
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 from scipy import ndimage
 
@@ -37,17 +39,17 @@ def expected_border(facet_mm: float, covered: bool) -> float:
     return (COVERED_FACET_SCALE if covered else FACET_SCALE) * facet_mm
 
 
-def expected_line(rows_mm: np.ndarray, border_mm: float, back_mm: float, narrows: bool) -> np.ndarray:
+def expected_line(rows_mm: np.ndarray, border_mm: float, back_mm: Optional[float]) -> np.ndarray:
     """Expected lateral position (mm) of the boundary per row (depth behind the compartment's front).
 
-    Straight from the facet at the lower levels. At the upper lumbar levels the multifidus is small
-    and the erector spinae's aponeurosis covers it from behind (Macintosh & Bogduk, Spine 1986): its
-    section is a half oval, so the line is a quarter ellipse from the border at the lamina to the
-    midline at the multifidus's back row `back_mm` (TUM01: MF +0.021/+0.033 against a straight line;
-    starting the curve at 20-50 % of the depth instead gains a little less).
+    Straight from the facet at the lower levels (`back_mm` None). At the upper lumbar levels the
+    multifidus is small and the erector spinae's aponeurosis covers it from behind (Macintosh &
+    Bogduk, Spine 1986): its section is a half oval, so the line is a quarter ellipse from the border
+    at the lamina to the midline at the multifidus's back, `back_mm` behind the front (TUM01: MF
+    +0.021/+0.033 against a straight line; starting the curve at 20-50 % of the depth gains less).
     """
     line = np.full(rows_mm.shape, float(border_mm))
-    if not narrows or back_mm <= 0:
+    if back_mm is None or back_mm <= 0:
         return line
     depth = np.clip(rows_mm / back_mm, 0.0, 1.0)
     return line * np.sqrt(1.0 - depth**2)
@@ -69,17 +71,24 @@ def row_gaps(mask: np.ndarray) -> np.ndarray:
     return from_left & from_right & ~mask
 
 
-def node_costs(mask, relief, lateral_mm, anchor_mm, spacing, narrows: bool = False) -> np.ndarray:
-    """Cost of the seam passing each voxel of the mask's bounding rows (rows x columns)."""
+def node_costs(mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None) -> np.ndarray:
+    """Cost of the seam passing each voxel of the mask's bounding rows (rows x columns).
+
+    `covered_back`: at a level where the erector spinae covers the multifidus, the row (in these
+    rows) beyond which the multifidus does not reach; None at the open levels.
+    """
     # planes cut out of the compartment (gaps within a row) count: they are what separates the muscles
     inner = ndimage.distance_transform_edt(mask | row_gaps(mask), sampling=(spacing[1], spacing[0])) > EDGE_MM
     plane = np.where(inner, np.clip(relief / PLANE_FULL, 0, 1), 0.0)
     rows_mm = np.arange(mask.shape[0]) * spacing[1]
-    border = expected_border(anchor_mm, narrows)
-    # the multifidus's back: the last row holding compartment medial of the expected border
-    medial_rows = np.nonzero(mask[:, (lateral_mm > 0) & (lateral_mm < border)].any(axis=1))[0]
-    back_mm = medial_rows.max() * spacing[1] if medial_rows.size else 0.0
-    line = expected_line(rows_mm, border, back_mm, narrows)
+    covered = covered_back is not None
+    border = expected_border(anchor_mm, covered)
+    back_mm = None
+    if covered:  # the multifidus's back: its limit, or the last row holding compartment medial of the border
+        medial_rows = np.nonzero(mask[:, (lateral_mm > 0) & (lateral_mm < border)].any(axis=1))[0]
+        last = medial_rows.max() if medial_rows.size else 0
+        back_mm = min(last, covered_back) * spacing[1]
+    line = expected_line(rows_mm, border, back_mm)
     return prior_penalty(lateral_mm, rows_mm, line) - PLANE_REWARD * plane
 
 
@@ -119,16 +128,17 @@ def snap_to_plane(seam: np.ndarray, relief: np.ndarray, spacing) -> np.ndarray:
     return np.where(window.max(axis=1) >= PLANE_FULL, fattest, seam)
 
 
-def medial_of_seam(mask, relief, lateral_mm, anchor_mm, spacing, narrows: bool = False) -> np.ndarray:
-    """Multifidus part of the compartment mask: voxels medial of the optimal seam (`narrows`: see
-    expected_line)."""
+def medial_of_seam(mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None) -> np.ndarray:
+    """Multifidus part of the compartment mask: voxels medial of the optimal seam (`covered_back`:
+    the row of the multifidus's back where the erector spinae covers it, None at the open levels)."""
     rows, columns = np.nonzero(mask)
     if rows.size == 0:
         return np.zeros_like(mask)
     # one spare column each side: a seam there gives a row wholly to one muscle
     box = (slice(rows.min(), rows.max() + 1), slice(max(columns.min() - 1, 0), columns.max() + 2))
     lateral = lateral_mm[box[1]]
-    costs = node_costs(mask[box], relief[box], lateral, anchor_mm, spacing, narrows)
+    back = None if covered_back is None else covered_back - box[0].start
+    costs = node_costs(mask[box], relief[box], lateral, anchor_mm, spacing, back)
     seam = cheapest_seam(costs, spacing)
     seam = snap_to_plane(seam, relief[box], spacing)
     medial = np.zeros_like(mask)

@@ -157,8 +157,10 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     trimmed = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing)
     fused_front, mask = mask & ~trimmed, trimmed
     tip_row = fascia.spinous_tip_row(maps.fat_fraction[k], maps.dark[k], lateral_mm, lamina_row, spacing[1])
-    covered = fascia.erector_covers_multifidus(mask, lateral_mm, border_mm, tip_row, spacing[1])
-    multifidus, erector = split.split_compartment(mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing, covered)
+    covered_back = fascia.covered_multifidus_back(mask, lateral_mm, border_mm, tip_row, spacing[1])
+    multifidus, erector = split.split_compartment(
+        mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing, covered_back
+    )
     multifidus, erector = _recover_fatty(
         multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing, tip_row
     )

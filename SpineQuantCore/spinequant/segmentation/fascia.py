@@ -55,16 +55,22 @@ def spinous_tip_row(fat_fraction, dark, lateral_mm: np.ndarray, lamina_row: floa
     return start + last
 
 
-def erector_covers_multifidus(
+def covered_multifidus_back(
     compartment: np.ndarray, lateral_mm: np.ndarray, border_mm: float, tip_row: Optional[int], pixel_y: float
-) -> bool:
-    """True where the compartment lateral of the multifidus border reaches COVER_MM further back than
-    the spinous tip: the erector spinae's aponeurosis covers the multifidus (upper lumbar levels)."""
+) -> Optional[float]:
+    """Row of the multifidus's back where the erector spinae covers it, else None.
+
+    Covered: the compartment lateral of the multifidus border reaches COVER_MM further back than the
+    spinous tip (the erector spinae's aponeurosis, upper lumbar levels); the multifidus then ends
+    CAP_MARGIN_MM behind the tip (cap_behind_tip).
+    """
     lateral = lateral_mm > border_mm
     if tip_row is None or not compartment[:, lateral].any():
-        return False
+        return None
     back = np.nonzero(compartment[:, lateral].any(axis=1))[0].max()
-    return (back - tip_row) * pixel_y > COVER_MM
+    if (back - tip_row) * pixel_y <= COVER_MM:
+        return None
+    return tip_row + CAP_MARGIN_MM / pixel_y
 
 
 def cap_behind_tip(multifidus: np.ndarray, erector: np.ndarray, tip_row: Optional[int], pixel_y: float):

@@ -8,7 +8,7 @@ The groove seeds also anchor the fatty-muscle recovery.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 from scipy import ndimage
@@ -54,13 +54,13 @@ def split_compartment(
     lateral_mm: np.ndarray,
     facet_mm: float,
     spacing,
-    narrows_back: bool = False,
+    covered_back: Optional[float] = None,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """(multifidus, erector spinae) masks of one side of one slice, cut along the optimal seam.
 
     The seam follows a fat plane where one shows and the anatomical line from the facet joint
-    where none does (boundary.py); `narrows_back`: the multifidus narrows towards its back
-    (fascia.erector_covers_multifidus).
+    where none does (boundary.py); `covered_back`: the row of the multifidus's back where the erector
+    spinae covers it (fascia.covered_multifidus_back), None at the open levels.
     """
     if not mask.any():
         return mask.copy(), mask.copy()
@@ -68,7 +68,7 @@ def split_compartment(
     box = (slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1))
     relief = np.zeros(mask.shape, np.float32)
     relief[box] = np.clip(fat_planes_relief(fat_fraction[box], spacing), 0, None)
-    multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, facet_mm, spacing, narrows_back)
+    multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, facet_mm, spacing, covered_back)
     return multifidus, mask & ~multifidus
 
 
