@@ -104,3 +104,25 @@ def test_totalsegmentator_example_psoas_never_on_the_kidneys():
     organs = np.isin(model, [1, 2, 3, 5, 6, 13, 14, 15])  # spleen, kidneys, liver, stomach, bowel, colon
     for value in (*PSOAS.values(),):
         assert (organs & (labels == value)).sum() == 0, value
+
+
+def test_a_quadratus_missed_on_one_or_two_slices_is_bridged_from_the_slices_around_the_gap():
+    from spinequant.segmentation.quadratus import bridge_missed_slices
+
+    labels = np.zeros((8, 10, 10), np.uint8)
+    labels[:, 2:6, 2:6] = 7
+    labels[2] = 0  # one slice missed
+    labels[5:7] = 0  # two slices missed
+    labels[1, 2:6, 5] = 0  # that column is then missed on two slices: bridged too
+    body = np.ones(labels.shape, bool)
+    bridged = bridge_missed_slices(labels.copy(), 7, body)
+    assert (bridged[1:3, 2:6, 2:6] == 7).all() and (bridged[5:7, 2:6, 2:6] == 7).all()
+    assert (bridged == 7).sum() == (labels == 7).sum() + 16 + 4 + 32  # nothing outside the shared part
+    labels[0, 2:6, 5] = 0  # now three slices miss that column (the first slice too): it stays out
+    assert (bridge_missed_slices(labels.copy(), 7, body)[1:3, :, 5] == 0).all()
+    gapped = np.zeros_like(labels)
+    gapped[[0, 4], 2:6, 2:6] = 7  # three slices missed: not bridged
+    assert (bridge_missed_slices(gapped.copy(), 7, body) == gapped).all()
+    taken = labels.copy()
+    taken[2, 2:6, 2:6] = 4  # another muscle holds the place: it keeps it
+    assert (bridge_missed_slices(taken, 7, body)[2, 2:6, 2:6] == 4).all()

@@ -37,6 +37,7 @@ MAX_EXTENT_MM = 80.0
 MIN_SOLIDITY = 0.6
 SCORE_OFFSET_MM = 20.0
 MIN_SLICES = 3  # a QL seen on fewer slices is not reliable enough to report
+MAX_GAP_SLICES = 2  # ... and one missed on up to 2 slices (8-12 mm) between found ones is bridged
 
 
 def _accept_quadratus(blob: Blob) -> bool:
@@ -80,6 +81,22 @@ def quadratus_slice(
     )
 
 
+def bridge_missed_slices(labels: np.ndarray, value: int, body: np.ndarray) -> np.ndarray:
+    """Where up to MAX_GAP_SLICES slices lack part of the QL that the slices on both sides of the gap
+    have, that part is QL.
+
+    The muscle changes little over a few millimetres, while a marbling patch or a touching kidney
+    can hide it on a slice or two (phantom: whole slices missed, their neighbours found). In place.
+    """
+    present = labels == value
+    shared = np.zeros_like(present)
+    for gap in range(1, MAX_GAP_SLICES + 1):
+        for k in range(1, present.shape[0] - gap):
+            shared[k : k + gap] |= present[k - 1] & present[k + gap]
+    labels[shared & ~present & (labels == 0) & body] = value
+    return labels
+
+
 def label_quadratus(labels, lean, fat_fraction, body, midlines, laminae, spacing) -> np.ndarray:
     """Add QL labels (7 left, 8 right) to a canonical (K, J, I) label map, in place; returns it."""
     smooth = ndimage.gaussian_filter(fat_fraction, (0, SMOOTH_MM / spacing[1], SMOOTH_MM / spacing[0]))
@@ -98,4 +115,5 @@ def label_quadratus(labels, lean, fat_fraction, body, midlines, laminae, spacing
         for k, mask in enumerate(masks):
             if mask is not None:
                 labels[k][mask & (before[k] == 0)] = LABEL_OF[f"quadratus_lumborum_{name}"]
+        bridge_missed_slices(labels, LABEL_OF[f"quadratus_lumborum_{name}"], body)
     return labels
