@@ -18,8 +18,8 @@ from scipy import ndimage
 # beyond it; it is larger caudally (L4-S1), where the facets also sit wider apart. Scaling the
 # facet's lateral reach keeps both trends (assumed ratios; TUM01's expert border lies at 1.7-2.2 x
 # the facet reach at L4-L5, 1.3-1.7 x above, where the erector spinae covers the multifidus).
-FACET_SCALE = 1.7
-COVERED_FACET_SCALE = 1.5  # TUM01 MF with 1.6/1.7/1.8 at the open levels: 0.819/0.853, 0.832/0.850, 0.843/0.827
+FACET_SCALE = 1.7  # open levels; TUM01 MF with 1.6/1.7/1.8 when chosen: 0.819/0.853, 0.832/0.850, 0.843/0.827
+COVERED_FACET_SCALE = 1.5  # covered levels; 1.3-1.6 within 0.015
 PRIOR_SIGMA_MM = 6.0  # how far a fat plane may pull the seam lateral of the anatomical line
 MEDIAL_SIGMA_MM = 3.0  # ... and medial of it: the multifidus always covers the lamina up to the facet
 PRIOR_SIGMA_GROWTH = 0.25  # the line is less certain further back from the facet (mm per mm of depth)

@@ -117,12 +117,24 @@ def split_compartments(labels: np.ndarray, compartments, anatomy: Anatomy, spaci
                 labels[k][merged[k]] = LABEL_OF[f"erector_spinae_{name}"]
                 continue
             _, lateral_mm = compartment.side_region(merged[k].shape, mid, side, spacing[0])
+            covered_back = _covered_back(merged[k], anatomy, k, column, lateral_mm, spacing)
             multifidus, erector = split.split_compartment(
-                merged[k], anatomy.maps.fat_fraction[k], lateral_mm, anatomy.facet[k, column], spacing
+                merged[k], anatomy.maps.fat_fraction[k], lateral_mm, anatomy.facet[k, column], spacing, covered_back
             )
             labels[k][erector] = LABEL_OF[f"erector_spinae_{name}"]
             labels[k][multifidus] = LABEL_OF[f"multifidus_{name}"]
     return labels
+
+
+def _covered_back(merged, anatomy: Anatomy, k: int, column: int, lateral_mm, spacing) -> Optional[float]:
+    """The imported compartment's multifidus back where the erector spinae covers it (as in _label_side)."""
+    lamina_row = anatomy.lamina[k, column]
+    if not np.isfinite(lamina_row):
+        return None
+    maps = anatomy.maps
+    tip_row = fascia.spinous_tip_row(maps.fat_fraction[k], maps.dark[k], lateral_mm, lamina_row, spacing[1])
+    border_mm = boundary.expected_border(anatomy.facet[k, column], covered=True)
+    return fascia.covered_multifidus_back(merged, lateral_mm, border_mm, tip_row, spacing[1])
 
 
 class SideSearch(NamedTuple):
