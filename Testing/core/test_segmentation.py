@@ -88,9 +88,9 @@ def test_volume_without_spine_is_refused():
 
 def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
     result = segment(phantom.image, phantom.water, phantom.fat)
-    floors = {1: 0.88, 2: 0.88, 3: 0.91, 4: 0.91, 5: 0.97, 6: 0.97}
+    floors = {1: 0.925, 2: 0.92, 3: 0.935, 4: 0.95, 5: 0.98, 6: 0.98}
     for value, floor in floors.items():
-        # regression floors below the measured MF 0.90/0.90, ES 0.93/0.94, psoas ~0.99; target 0.95
+        # regression floors below the measured MF 0.936/0.930, ES 0.945/0.959, psoas 0.990/0.995; target 0.95
         assert dice(result.labels.array == value, phantom.labels.array == value) > floor, value
     assert list(result.quality.columns[:2]) == ["slice", "z_mm"]
     assert (result.quality["hints"] == "").all()  # the phantom's fronts have fascia: none drawn from anatomy
@@ -100,9 +100,9 @@ def test_phantom_severely_fatty_multifidus_is_recovered():
     fatty = make_axial_phantom(seed=0, n_slices=10, fat_infiltration={"multifidus": 0.6})
     result = segment(fatty.image)  # the single fat-bright image alone
     for value in (1, 2):
-        # measured 0.75/0.76 here, 0.80/0.78 on 24 slices; a fatty multifidus shows no plane against
+        # measured 0.84/0.86 here, 0.85/0.87 on 24 slices; a fatty multifidus shows no plane against
         # the erector spinae and reaches ~2x its lamina tip, beyond the facet prior. Target 0.95
-        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.72, value
+        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.83, value
 
 
 def test_cli_segment_writes_labels_on_the_image_grid(tmp_path, phantom):

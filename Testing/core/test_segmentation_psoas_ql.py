@@ -31,8 +31,9 @@ def test_phantom_psoas_and_quadratus_overlap_truth(phantom, dixon):
         # measured 0.97-0.995 over seeds 0-2 (eval_psoas_ql.py); target 0.95
         assert dice(result.labels.array == value, phantom.labels.array == value) > 0.95, value
     for value in QL.values():
-        # measured 0.91-0.97 on seed 0 (0.87-0.94 on seeds 1-2): slices lost to marbling fat patches
-        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.88, value
+        # measured 0.96-0.99 on seed 0 (0.94-0.99 on seeds 0-3; before bridging slices missed to
+        # marbling, 0.91-0.97): a first or last slice missed
+        assert dice(result.labels.array == value, phantom.labels.array == value) > 0.95, value
 
 
 def test_phantom_psoas_unaffected_by_a_severely_fatty_multifidus():

@@ -222,9 +222,20 @@ def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row
     envelope = compartment.fatty_envelope(recovered, allowed & behind & ~erector)
     # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced
     if multifidus.sum() < FATTY_LEAN_SHARE * envelope.sum():
-        multifidus = envelope
+        multifidus = envelope & _medial_of_reach(multifidus, lateral_mm)
     erector = erector & ~multifidus
     return multifidus, erector
+
+
+def _medial_of_reach(multifidus, lateral_mm) -> np.ndarray:
+    """Columns no further lateral than the split multifidus reaches (all where it is empty).
+
+    The seam was drawn where the muscle is lean; lean islands and the convex envelope lateral of it
+    are the erector spinae's (its own marbling cuts pieces off it too).
+    """
+    if not multifidus.any():
+        return np.ones(multifidus.shape, bool)
+    return np.broadcast_to((lateral_mm <= lateral_mm[multifidus.any(axis=0)].max())[None, :], multifidus.shape)
 
 
 def _lean_share(multifidus, fat_fraction, allowed) -> float:
