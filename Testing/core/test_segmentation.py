@@ -88,9 +88,9 @@ def test_volume_without_spine_is_refused():
 
 def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
     result = segment(phantom.image, phantom.water, phantom.fat)
-    floors = {1: 0.925, 2: 0.92, 3: 0.935, 4: 0.95, 5: 0.98, 6: 0.98}
+    floors = {1: 0.925, 2: 0.92, 3: 0.97, 4: 0.97, 5: 0.98, 6: 0.98}
     for value, floor in floors.items():
-        # regression floors below the measured MF 0.936/0.930, ES 0.945/0.959, psoas 0.990/0.995; target 0.95
+        # regression floors below the measured MF 0.938/0.932, ES 0.977/0.980, psoas 0.990/0.995; target 0.95
         assert dice(result.labels.array == value, phantom.labels.array == value) > floor, value
     assert list(result.quality.columns[:2]) == ["slice", "z_mm"]
     assert (result.quality["hints"] == "").all()  # the phantom's fronts have fascia: none drawn from anatomy
@@ -160,9 +160,9 @@ def test_tum01_dixon_back_muscles_overlap_expert():
     for value, name in meta["label_map"].items():
         reference[expert == int(value)] = to_project[name]
     image = water.with_array(water.array + fat.array)
-    # regression floors just below what is measured (eval_segment_tum01.py): W+F alone MF 0.752/0.793,
-    # ES 0.854/0.837; with water/fat MF 0.843/0.864, ES 0.905/0.919. Targets: MF 0.85, ES 0.88.
-    floors_alone = {1: 0.745, 2: 0.785, 3: 0.845, 4: 0.83}
+    # regression floors just below what is measured (eval_segment_tum01.py): W+F alone MF 0.753/0.793,
+    # ES 0.847/0.835; with water/fat MF 0.843/0.864, ES 0.905/0.919. Targets: MF 0.85, ES 0.88.
+    floors_alone = {1: 0.745, 2: 0.785, 3: 0.84, 4: 0.825}
     floors_dixon = {1: 0.835, 2: 0.855, 3: 0.895, 4: 0.91}
     for kwargs, floors in (({}, floors_alone), ({"water": water, "fat": fat}, floors_dixon)):
         result = segment(image, **kwargs)

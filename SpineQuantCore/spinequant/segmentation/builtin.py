@@ -14,8 +14,8 @@ from . import boundary, compartment, fascia, landmarks, midline, psoas, quadratu
 
 SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
 SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
-FATTY_LEAN_SHARE = 0.85
-FATTY_LEAN_OUTLINE_SHARE = 0.9  # a multifidus with under 10 % fat inside its outline needs no recovery
+FATTY_LEAN_SHARE = 0.85  # a muscle replaced by its envelope fills under 85 % of it
+FATTY_LEAN_OUTLINE_SHARE = 0.9  # a muscle with under 10 % fat inside its outline needs no recovery
 # under ~2/3 lean inside its outline the border itself is often fat: the back is taken to the fascia
 # (phantom: 20 % marbling stays above it on most slices, 60-70 % falls below; provisional)
 SEVERE_LEAN_OUTLINE_SHARE = 0.65
@@ -177,6 +177,8 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
         multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing, tip_row
     )
     multifidus, erector = fascia.cap_behind_tip(multifidus, erector, tip_row, spacing[1])
+    fat_fraction = maps.fat_fraction[k]
+    erector = _recover_fatty_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing)
     # the rim goes back over watery voxels only, never into the multifidus or the band cut off the front
     clear_of_cut = ~compartment.restore_rim(fused_front, np.ones_like(fused_front), spacing[0])
     watery = (maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
@@ -205,8 +207,7 @@ def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row
     if lean_share >= FATTY_LEAN_OUTLINE_SHARE:
         return multifidus, erector
     pixel = spacing[0]
-    rows = np.arange(allowed.shape[0])[:, None]
-    behind = np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], allowed.shape)
+    behind = _behind_arch(allowed, lamina_row, spacing)
     groove = split.groove_seed(allowed & behind, lateral_mm, lamina_row, spacing)
     anchor = multifidus | groove
     near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
@@ -225,6 +226,32 @@ def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row
         multifidus = envelope & _medial_of_reach(multifidus, lateral_mm)
     erector = erector & ~multifidus
     return multifidus, erector
+
+
+def _recover_fatty_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing):
+    """Bring back a fat-infiltrated erector spinae: lean islands linked to it, then its envelope.
+
+    Marbling fat patches (a few mm) cut the erector spinae into lean pieces that the compartment
+    search (grown through lean tissue only) leaves behind; as for the multifidus, the islands lie
+    close together inside the fascia, and the envelope over them brings back the fat between.
+    """
+    region = allowed & _behind_arch(allowed, lamina_row, spacing) & ~multifidus
+    if multifidus.any():  # never medial of the multifidus (spinous process, the other side)
+        region &= (lateral_mm > lateral_mm[multifidus.any(axis=0)].min())[None, :]
+    if erector.sum() < 3 or _lean_share(erector, fat_fraction, allowed & ~multifidus) >= FATTY_LEAN_OUTLINE_SHARE:
+        return erector
+    near = ndimage.distance_transform_edt(~erector, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
+    lean = fat_fraction < compartment.LEAN_FAT_FRACTION
+    fragments = compartment.lean_fragments(lean, region, near, spacing[0] * spacing[1])
+    recovered = erector | compartment.reachable_fragments(fragments, erector, spacing[0])
+    envelope = compartment.fatty_envelope(recovered, region)
+    return envelope if erector.sum() < FATTY_LEAN_SHARE * envelope.sum() else erector
+
+
+def _behind_arch(allowed, lamina_row: float, spacing) -> np.ndarray:
+    """Rows behind the vertebral arch (a small margin in front of the lamina row)."""
+    rows = np.arange(allowed.shape[0])[:, None]
+    return np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], allowed.shape)
 
 
 def _medial_of_reach(multifidus, lateral_mm) -> np.ndarray:
