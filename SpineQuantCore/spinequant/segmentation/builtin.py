@@ -219,7 +219,7 @@ def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row
         # the posterior layer of the thoracolumbar fascia instead
         layer = fascia.posterior_layer(erector, tip_row, lateral_mm)
         if layer is not None:
-            recovered = recovered | layer
+            recovered = recovered | (layer & allowed)  # not on the spinous process it starts from
     envelope = compartment.fatty_envelope(recovered, allowed & behind & ~erector)
     # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced
     if multifidus.sum() < FATTY_LEAN_SHARE * envelope.sum():
