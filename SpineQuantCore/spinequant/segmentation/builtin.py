@@ -150,15 +150,16 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     mask = compartment.compartment_slice(lean, body, mid, lamina_row, side, spacing)
     allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
+    fat_fraction = maps.fat_fraction[k]
     if maps.from_dixon:
         # a measured fat fraction: lean pieces that marbling fat cut off the muscle are muscle (from
         # intensity alone, partial volume at fat edges makes such pieces too often not muscle), and
         # narrow dents that border patches cut are filled; wider fat bays stay outside
         mask = mask | compartment.cut_off_lean(lean & allowed, mask, lateral_mm, lamina_row, spacing[0])
         mask = compartment.close_border_dents(mask, allowed, spacing[0])
-        water = maps.signal[k] * (1.0 - maps.fat_fraction[k])
-        mask = compartment.drop_water_poor(mask, water, maps.fat_fraction[k], lateral_mm, lamina_row, spacing)
-        mask = compartment.drop_border_fat(mask, maps.fat_fraction[k], lateral_mm, lamina_row, spacing)
+        water = maps.signal[k] * (1.0 - fat_fraction)
+        mask = compartment.drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row, spacing)
+        mask = compartment.drop_border_fat(mask, fat_fraction, lateral_mm, lamina_row, spacing)
     else:
         # fat fraction guessed from intensity: a fat patch at the border merges with the fat outside
         # and bias/partial volume make the lean edge ragged, so the fascia's near-convex outline
@@ -168,20 +169,19 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     border_mm = boundary.expected_border(facet_mm, covered=True)
     trimmed = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing)
     fused_front, mask = mask & ~trimmed, trimmed
-    tip_row = fascia.spinous_tip_row(maps.fat_fraction[k], maps.dark[k], lateral_mm, lamina_row, spacing[1])
+    tip_row = fascia.spinous_tip_row(fat_fraction, maps.dark[k], lateral_mm, lamina_row, spacing[1])
     covered_back = fascia.covered_multifidus_back(mask, lateral_mm, border_mm, tip_row, spacing[1])
     multifidus, erector = split.split_compartment(
-        mask, maps.fat_fraction[k], lateral_mm, facet_mm, spacing, covered_back
+        mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back
     )
     multifidus, erector = _recover_fatty(
         multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing, tip_row
     )
     multifidus, erector = fascia.cap_behind_tip(multifidus, erector, tip_row, spacing[1])
-    fat_fraction = maps.fat_fraction[k]
     erector = _recover_fatty_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing)
     # the rim goes back over watery voxels only, never into the multifidus or the band cut off the front
     clear_of_cut = ~compartment.restore_rim(fused_front, np.ones_like(fused_front), spacing[0])
-    watery = (maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
+    watery = (fat_fraction < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
     erector = compartment.restore_rim(erector, watery, spacing[0])
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
@@ -235,11 +235,11 @@ def _recover_fatty_erector(erector, multifidus, fat_fraction, allowed, lateral_m
     search (grown through lean tissue only) leaves behind; as for the multifidus, the islands lie
     close together inside the fascia, and the envelope over them brings back the fat between.
     """
+    if erector.sum() < 3 or _lean_share(erector, fat_fraction, allowed & ~multifidus) >= FATTY_LEAN_OUTLINE_SHARE:
+        return erector
     region = allowed & _behind_arch(allowed, lamina_row, spacing) & ~multifidus
     if multifidus.any():  # never medial of the multifidus (spinous process, the other side)
         region &= (lateral_mm > lateral_mm[multifidus.any(axis=0)].min())[None, :]
-    if erector.sum() < 3 or _lean_share(erector, fat_fraction, allowed & ~multifidus) >= FATTY_LEAN_OUTLINE_SHARE:
-        return erector
     near = ndimage.distance_transform_edt(~erector, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
     lean = fat_fraction < compartment.LEAN_FAT_FRACTION
     fragments = compartment.lean_fragments(lean, region, near, spacing[0] * spacing[1])
@@ -265,9 +265,9 @@ def _medial_of_reach(multifidus, lateral_mm) -> np.ndarray:
     return np.broadcast_to((lateral_mm <= lateral_mm[multifidus.any(axis=0)].max())[None, :], multifidus.shape)
 
 
-def _lean_share(multifidus, fat_fraction, allowed) -> float:
-    """Share of lean voxels inside the multifidus's convex outline: ~1 lean, lower the fattier."""
-    if multifidus.sum() < 3:
+def _lean_share(muscle, fat_fraction, allowed) -> float:
+    """Share of lean voxels inside the muscle's convex outline: ~1 lean, lower the fattier."""
+    if muscle.sum() < 3:
         return 0.0
-    outline = compartment.fatty_envelope(multifidus, allowed)
+    outline = compartment.fatty_envelope(muscle, allowed)
     return float((fat_fraction[outline] < compartment.LEAN_FAT_FRACTION).mean())
