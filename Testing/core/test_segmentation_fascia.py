@@ -73,27 +73,45 @@ def test_the_layer_joins_the_tip_to_the_erector_spinae_back_medial_corner():
     assert posterior_layer(erector, None, lateral_mm) is None
 
 
-@pytest.mark.parametrize("water_fat", [False, True])
-def test_severely_fatty_multifidus_fat_share_is_not_underestimated(water_fat):
-    # fat patches at the back border used to be lost to the subcutaneous fat: 49-52 % measured for 60 %
-    phantom = make_axial_phantom(seed=0, n_slices=12, fat_infiltration={"multifidus": 0.6})
+def _segmented(phantom, water_fat: bool) -> np.ndarray:
     kwargs = {"water": phantom.water, "fat": phantom.fat} if water_fat else {}
-    labels = segment(phantom.image, **kwargs).labels.array
+    return segment(phantom.image, **kwargs).labels.array
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["fat-bright image", "water/fat"])
+def fatty_multifidus(request):
+    """A phantom with a 60 % fat-infiltrated multifidus and its segmentation (one image or Dixon)."""
+    phantom = make_axial_phantom(seed=0, n_slices=12, fat_infiltration={"multifidus": 0.6})
+    return phantom, _segmented(phantom, request.param)
+
+
+def test_severely_fatty_multifidus_fat_share_is_not_underestimated(fatty_multifidus):
+    # fat patches at the back border used to be lost to the subcutaneous fat: 49-52 % measured for 60 %
+    phantom, labels = fatty_multifidus
     for value, key in ((1, "multifidus_left"), (2, "multifidus_right")):
         measured = 100.0 * (phantom.fat_fraction[labels == value] > 0.5).mean()
         assert abs(measured - phantom.true_fat_infiltration[key]) < 5.0, (key, measured)
 
 
-@pytest.mark.parametrize("water_fat", [False, True])
-def test_a_recovered_fatty_multifidus_stays_medial_of_its_seam(water_fat):
+def test_a_recovered_fatty_multifidus_stays_medial_of_its_seam(fatty_multifidus):
     # lean islands cut off the erector spinae by its own marbling once joined the multifidus's envelope:
     # 6-9 % of the 60 % phantom's multifidus lay in the erector spinae, 4-5 % when held to the seam
-    phantom = make_axial_phantom(seed=0, n_slices=12, fat_infiltration={"multifidus": 0.6})
-    kwargs = {"water": phantom.water, "fat": phantom.fat} if water_fat else {}
-    labels = segment(phantom.image, **kwargs).labels.array
+    phantom, labels = fatty_multifidus
     truth = phantom.labels.array
     in_erector = [((labels == mf) & (truth == es)).sum() / (labels == mf).sum() for mf, es in ((1, 3), (2, 4))]
     assert np.mean(in_erector) < 0.055, in_erector
+
+
+def test_a_severely_fatty_multifidus_never_lies_on_the_spinous_process(fatty_multifidus):
+    # the fascia layer starts at the spinous tip; the envelope over it once put ~40 voxels of
+    # multifidus within 3 mm of the midline (the process itself)
+    phantom, labels = fatty_multifidus
+    truth = phantom.labels.array
+    columns = np.arange(truth.shape[2])
+    left, right = columns[(truth == 1).any(axis=(0, 1))], columns[(truth == 2).any(axis=(0, 1))]
+    midline = 0.5 * (min(left.min(), right.min()) + max(left.max(), right.max()))
+    near_midline = np.abs(columns - midline) * phantom.image.spacing[0] < 3.0
+    assert not np.isin(labels[:, :, near_midline], (1, 2)).any()
 
 
 @pytest.mark.parametrize("water_fat", [False, True])
@@ -102,23 +120,7 @@ def test_a_fatty_erector_spinae_is_recovered_from_its_lean_islands(water_fat):
     # left 0.56/0.51 before the recovery, 0.83/0.85 with it. The right side (0.21 -> 0.35) is lost
     # on most slices: the seam's erector there is a sliver of multifidus, a wrong anchor (open).
     phantom = make_axial_phantom(seed=0, n_slices=12, fat_infiltration={"erector_spinae": 0.4})
-    kwargs = {"water": phantom.water, "fat": phantom.fat} if water_fat else {}
-    labels = segment(phantom.image, **kwargs).labels.array
+    labels = _segmented(phantom, water_fat)
     erector_left = phantom.labels.array == 3
     overlap = 2.0 * ((labels == 3) & erector_left).sum() / ((labels == 3).sum() + erector_left.sum())
     assert overlap > 0.8, overlap
-
-
-@pytest.mark.parametrize("water_fat", [False, True])
-def test_a_severely_fatty_multifidus_never_lies_on_the_spinous_process(water_fat):
-    # the fascia layer starts at the spinous tip; the envelope over it once put ~40 voxels of
-    # multifidus within 3 mm of the midline (the process itself)
-    phantom = make_axial_phantom(seed=0, n_slices=12, fat_infiltration={"multifidus": 0.6})
-    kwargs = {"water": phantom.water, "fat": phantom.fat} if water_fat else {}
-    labels = segment(phantom.image, **kwargs).labels.array
-    truth = phantom.labels.array
-    columns = np.arange(truth.shape[2])
-    left, right = columns[(truth == 1).any(axis=(0, 1))], columns[(truth == 2).any(axis=(0, 1))]
-    midline = 0.5 * (min(left.min(), right.min()) + max(left.max(), right.max()))
-    near_midline = np.abs(columns - midline) * phantom.image.spacing[0] < 3.0
-    assert not np.isin(labels[:, :, near_midline], (1, 2)).any()
