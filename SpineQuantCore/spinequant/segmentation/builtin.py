@@ -175,7 +175,7 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
         mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back
     )
     multifidus, erector = _recover_fatty(
-        multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing, tip_row
+        multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, tip_row
     )
     multifidus, erector = fascia.cap_behind_tip(multifidus, erector, tip_row, spacing[1])
     erector = _recover_fatty_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing)
@@ -200,27 +200,23 @@ def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarr
     )
 
 
-def _recover_fatty(multifidus, erector, maps, k, allowed, lateral_mm, lamina_row, spacing, tip_row=None):
+def _recover_fatty(multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, tip_row=None):
     """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
     # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better
-    lean_share = _lean_share(multifidus, maps.fat_fraction[k], allowed)
+    lean_share = _lean_share(multifidus, fat_fraction, allowed)
     if lean_share >= FATTY_LEAN_OUTLINE_SHARE:
         return multifidus, erector
-    pixel = spacing[0]
     behind = _behind_arch(allowed, lamina_row, spacing)
+    region = allowed & behind & ~erector
     groove = split.groove_seed(allowed & behind, lateral_mm, lamina_row, spacing)
-    anchor = multifidus | groove
-    near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
-    raw_lean = maps.fat_fraction[k] < compartment.LEAN_FAT_FRACTION
-    fragments = compartment.lean_fragments(raw_lean, allowed & behind & ~erector, near, spacing[0] * spacing[1])
-    recovered = multifidus | compartment.reachable_fragments(fragments, anchor, pixel)
+    recovered = multifidus | _linked_islands(multifidus | groove, fat_fraction, region, spacing)
     if lean_share < SEVERE_LEAN_OUTLINE_SHARE:
         # fat patches at the back border merge with the subcutaneous fat: the envelope reaches back to
         # the posterior layer of the thoracolumbar fascia instead
         layer = fascia.posterior_layer(erector, tip_row, lateral_mm)
         if layer is not None:
             recovered = recovered | (layer & allowed)  # not on the spinous process it starts from
-    envelope = compartment.fatty_envelope(recovered, allowed & behind & ~erector)
+    envelope = compartment.fatty_envelope(recovered, region)
     # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced
     if multifidus.sum() < FATTY_LEAN_SHARE * envelope.sum():
         multifidus = envelope & _medial_of_reach(multifidus, lateral_mm)
@@ -240,12 +236,18 @@ def _recover_fatty_erector(erector, multifidus, fat_fraction, allowed, lateral_m
     region = allowed & _behind_arch(allowed, lamina_row, spacing) & ~multifidus
     if multifidus.any():  # never medial of the multifidus (spinous process, the other side)
         region &= (lateral_mm > lateral_mm[multifidus.any(axis=0)].min())[None, :]
-    near = ndimage.distance_transform_edt(~erector, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
-    lean = fat_fraction < compartment.LEAN_FAT_FRACTION
-    fragments = compartment.lean_fragments(lean, region, near, spacing[0] * spacing[1])
-    recovered = erector | compartment.reachable_fragments(fragments, erector, spacing[0])
+    recovered = erector | _linked_islands(erector, fat_fraction, region, spacing)
     envelope = compartment.fatty_envelope(recovered, region)
     return envelope if erector.sum() < FATTY_LEAN_SHARE * envelope.sum() else erector
+
+
+def _linked_islands(anchor, fat_fraction, region, spacing) -> np.ndarray:
+    """Lean islands in `region` lying within FRAGMENT_REACH_MM of the anchor and linked to it by
+    gaps narrower than a marbling patch: what is left of a fat-infiltrated muscle."""
+    near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
+    lean = fat_fraction < compartment.LEAN_FAT_FRACTION
+    fragments = compartment.lean_fragments(lean, region, near, spacing[0] * spacing[1])
+    return compartment.reachable_fragments(fragments, anchor, spacing[0])
 
 
 def _behind_arch(allowed, lamina_row: float, spacing) -> np.ndarray:
