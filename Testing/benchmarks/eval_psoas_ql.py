@@ -18,15 +18,12 @@ sys.path.insert(0, str(ROOT / "SpineQuantCore"))
 
 from spinequant.imageio import read_volume  # noqa: E402
 from spinequant.phantoms.axial import make_axial_phantom  # noqa: E402
+from spinequant.review import dice  # noqa: E402
 from spinequant.segmentation import builtin, segment  # noqa: E402
 from spinequant.segmentation.orientation import to_canonical  # noqa: E402
 
 SHARED = Path(os.environ.get("SPINEQUANT_SHARED", ROOT.parent / "shared")) / "data"
 VALUES = {5: "PS L", 6: "PS R", 7: "QL L", 8: "QL R"}
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2.0 * np.logical_and(a, b).sum() / max(1, a.sum() + b.sum())
 
 
 def phantoms(seeds) -> None:

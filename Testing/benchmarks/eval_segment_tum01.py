@@ -20,13 +20,10 @@ from spinequant.errors import InputError  # noqa: E402
 from spinequant.imageio import read_volume  # noqa: E402
 from spinequant.labels import DEFAULT_LABELS  # noqa: E402
 from spinequant.phantoms.axial import make_axial_phantom  # noqa: E402
+from spinequant.review import dice  # noqa: E402
 from spinequant.segmentation import segment  # noqa: E402
 
 NAMES = {value: structure.key for value, structure in DEFAULT_LABELS.items()}
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2.0 * np.logical_and(a, b).sum() / max(1, a.sum() + b.sum())
 
 
 def mean_surface_distance(a: np.ndarray, b: np.ndarray, spacing_kji) -> float:

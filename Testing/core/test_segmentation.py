@@ -12,14 +12,11 @@ from spinequant.cli import main
 from spinequant.errors import InputError
 from spinequant.imageio import Volume, read_volume
 from spinequant.phantoms.axial import make_axial_phantom
+from spinequant.review import dice
 from spinequant.segmentation import segment
 from spinequant.segmentation.importers import TOTALSEGMENTATOR_CLASS_MAPS, apply_class_map, project_target
 from spinequant.segmentation.orientation import from_canonical, to_canonical
 from spinequant.segmentation.quality import slice_quality
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2.0 * np.logical_and(a, b).sum() / max(1, a.sum() + b.sum())
 
 
 @pytest.fixture(scope="module")

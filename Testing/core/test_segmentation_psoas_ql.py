@@ -8,15 +8,12 @@ import pytest
 from shared_data import shared_case
 from spinequant.imageio import read_volume, water_plus_fat
 from spinequant.phantoms.axial import make_axial_phantom
+from spinequant.review import dice
 from spinequant.segmentation import builtin, segment
 from spinequant.segmentation.orientation import to_canonical
 
 PSOAS = {"left": 5, "right": 6}
 QL = {"left": 7, "right": 8}
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2.0 * np.logical_and(a, b).sum() / max(1, a.sum() + b.sum())
 
 
 @pytest.fixture(scope="module")
