@@ -25,6 +25,7 @@ FAT_SIGNAL = 1000.0  # pure-fat signal, bright as on T1/T2 fast spin echo
 VISCERA_FAT_FRACTION = 0.10
 VISCERA_PROTON_DENSITY = 0.75  # viscera are darker than muscle on the fat-bright image
 FASCIA_FAT_MM = 2.0  # intermuscular fat plane around every muscle
+SPINOUS_HALF_WIDTH_MM = 3.5
 VERSE_CODES = {"L1": 20, "L2": 21, "L3": 22, "L4": 23, "L5": 24, "S1": 26}
 
 # (centre x, centre y, semi-axis x, semi-axis y) in mm relative to the canal centre, for the LEFT
@@ -55,6 +56,14 @@ def _ellipse(x: np.ndarray, y: np.ndarray, cx: float, cy: float, ax: float, ay: 
     return ((x - cx) / ax) ** 2 + ((y - cy) / ay) ** 2 <= 1.0
 
 
+def _multifidus(x: np.ndarray, y: np.ndarray, cx: float, cy: float, ax: float, ay: float) -> np.ndarray:
+    """The multifidus fills the laminar groove: its ellipse widened medially to a flat border along
+    the spinous process (a fat plane away from it), the D shape of its axial section at L4-L5."""
+    medial_x = np.sign(cx) * (SPINOUS_HALF_WIDTH_MM + FASCIA_FAT_MM)
+    against_process = (np.abs(x - medial_x) <= 0.5 * np.ptp(x[0, :2])) & (np.abs(y - cy) <= 0.7 * ay)
+    return convex_hull_image(_ellipse(x, y, cx, cy, ax, ay) | against_process)
+
+
 def _posterior_compartment(regions, side, xx, yy, proton_density, tissue_ff, spacing) -> None:
     """Make one side's back muscles anatomical: erector spinae abutting the multifidus, both in fat.
 
@@ -75,6 +84,10 @@ def _posterior_compartment(regions, side, xx, yy, proton_density, tissue_ff, spa
     behind = yy > back_edge[None, :]
     medial = np.abs(xx[0]) < np.abs(xx[hull]).min()
     behind |= medial[None, :] & (yy > yy[multifidus].min())
+    # the laminar groove holds no other soft tissue: what the curved outline leaves between it and
+    # the spinous process or lamina, row by row, is fat too (bone is drawn over it afterwards)
+    hull_medial_edge = np.where(hull.any(axis=1), np.min(np.where(hull, np.abs(xx), np.inf), axis=1), 0.0)
+    behind |= np.abs(xx) < hull_medial_edge[:, None]
     surroundings = (fascia | behind) & (proton_density > 0)
     proton_density[surroundings] = 1.0
     tissue_ff[surroundings] = 0.95
@@ -158,6 +171,9 @@ def make_axial_phantom(
                 s = scale * side_scale
                 muscles.append((f"{name}_{side}", (sign * cx, cy, ax * s, ay * s)))
         regions = {key: _ellipse(xx, yy, *geometry) for key, geometry in muscles}
+        for key, geometry in muscles:
+            if key.startswith("multifidus"):
+                regions[key] = _multifidus(xx, yy, *geometry)
         for side in ("left", "right"):
             _posterior_compartment(regions, side, xx, yy, proton_density[k], tissue_ff[k], spacing)
         for _, (cx, cy, ax, ay) in muscles:  # fat planes first, so neighbours never touch
@@ -170,7 +186,7 @@ def make_axial_phantom(
         # bone (dark on fat-bright images: low proton density, marrow partly fatty)
         body_bone = _ellipse(xx, yy, 0, -22, 24, 17) if slice_levels[k] else _ellipse(xx, yy, 0, -22, 25, 17)
         canal = _ellipse(xx, yy, 0, 0, 9, 7)
-        spinous = (np.abs(xx) < 3.5) & (yy > 7) & (yy < 48)
+        spinous = (np.abs(xx) < SPINOUS_HALF_WIDTH_MM) & (yy > 7) & (yy < 48)
         lamina = _ellipse(xx, yy, 0, 9, 16, 4)
         for bone in (spinous, lamina):
             labels[k][bone] = 0
