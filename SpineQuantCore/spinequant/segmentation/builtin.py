@@ -76,8 +76,11 @@ def segment_canonical(
     if maps.from_dixon:
         split.clear_fat_seam(back_labels, back_pairs, back_maps.fat_fraction)
     # the band cut off the erector spinae's front lies behind the transverse processes: never psoas
-    psoas.label_psoas(labels, lean & ~fused_front, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
-    quadratus.label_quadratus(labels, lean, maps.fat_fraction, body, anatomy.midline, anatomy.lamina, spacing)
+    saturated = maps.saturated_fat_fraction
+    if saturated is not maps.fat_fraction:
+        lean = compartment.lean_tissue(saturated, maps.dark, body, spacing)
+    psoas.label_psoas(labels, lean & ~fused_front, saturated, body, anatomy.midline, anatomy.lamina, spacing)
+    quadratus.label_quadratus(labels, lean, saturated, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
 
 
@@ -98,7 +101,7 @@ def find_anatomy(image, spacing, water=None, fat=None) -> Anatomy:
     signal = image if water is None or fat is None else water + fat
     body = body_module.body_mask(signal)
     maps = tissue.tissue_maps(image, spacing, body, water, fat)
-    mid = midline.midline_columns(maps.fat_fraction, body, spacing)
+    mid = midline.midline_columns(maps.saturated_fat_fraction, body, spacing)
     lamina = landmarks.lamina_rows(maps.dark, body, mid, spacing)
     facet = landmarks.facet_reaches(maps.dark, mid, lamina, spacing)
     return Anatomy(body, mid, lamina, facet, maps)

@@ -2,7 +2,8 @@
 
 With Dixon water and fat images the fat fraction is F / (W + F) (muscle low, fat high). With one
 fat-bright image (T1, T2 FSE, in-phase, W+F) each voxel is placed between smooth local lean and
-fat reference levels, so coil shading cancels and fat reads 1, muscle 0 everywhere.
+fat reference levels, so coil shading cancels and fat reads 1, muscle 0 everywhere; that share of
+fat tissue is turned into the share of signal from fat, which is what a Dixon fat fraction reads.
 Both give the same kind of map, so everything downstream is
 contrast-agnostic.
 """
@@ -18,9 +19,9 @@ from skimage.filters import threshold_otsu
 
 REFERENCE_SIGMA_MM = 12.0
 REFERENCE_ROUNDS = 4
-# Thin fat planes and partial-volume voxels read only part-way to the fat reference on a single image
-# (the fat reference comes from thick fat); a gain makes the map's planes as contrasted as Dixon's.
-PSEUDO_GAIN = 2.0
+# The landmark, psoas and quadratus searches take a single image's fat planes at a fixed gain: every
+# partial-volume voxel between two structures reads as fat there (what parts muscles from organs).
+PLANE_GAIN = 2.0
 NOISE_FLOOR_SHARE = 0.03  # below this share of the 99th percentile a voxel is background
 LEAN_LEVEL_SIGMA_MM = 20.0
 DARK_SHARE = 0.6  # bone cortex and ligament are well below half the brightness of muscle
@@ -32,6 +33,13 @@ class TissueMaps:
     fat_fraction: np.ndarray  # 0 = lean muscle / water, 1 = fat
     dark: np.ndarray  # too little signal to be soft tissue (bone cortex, air, ligament)
     from_dixon: bool
+    # single image: the map with fat planes saturated (None: fat_fraction serves, as with Dixon)
+    plane_fat_fraction: Optional[np.ndarray] = None
+
+    @property
+    def saturated_fat_fraction(self) -> np.ndarray:
+        """The map the midline, dark-tissue, psoas and quadratus lumborum searches work on."""
+        return self.fat_fraction if self.plane_fat_fraction is None else self.plane_fat_fraction
 
 
 def _in_plane_sigma(spacing: Tuple[float, float, float], mm: float) -> Tuple[float, float, float]:
@@ -90,7 +98,7 @@ def dixon_maps(water: np.ndarray, fat: np.ndarray) -> TissueMaps:
 
 def mark_dark(maps: TissueMaps, body: np.ndarray, spacing: Tuple[float, float, float]) -> TissueMaps:
     """Voxels much darker than nearby lean tissue: cortical bone, ligament, air (any contrast)."""
-    lean = body & (maps.fat_fraction < 0.3) & (maps.signal > 0)
+    lean = body & (maps.saturated_fat_fraction < 0.3) & (maps.signal > 0)
     level = _normalised_smooth(maps.signal, lean, _in_plane_sigma(spacing, LEAN_LEVEL_SIGMA_MM))
     maps.dark = (maps.signal < DARK_SHARE * level) | ~body
     return maps
@@ -126,12 +134,28 @@ def envelope_maps(image: np.ndarray, spacing: Tuple[float, float, float], body: 
         # bone cortex, ligament and air are far below muscle: they must not drag the lean level down
         lean = body & ~fat & (signal > DARK_SHARE * lean_level)
     if fat_level is None:
-        pseudo = np.zeros(signal.shape, np.float32)
-    else:
-        span = np.maximum(fat_level - lean_level, 1e-3 * max(float(fat_level.max()), 1e-6))
-        pseudo = np.clip(PSEUDO_GAIN * (signal - lean_level) / span, 0.0, 1.0).astype(np.float32)
+        empty = np.zeros(signal.shape, np.float32)
+        return TissueMaps(signal, empty, np.zeros(signal.shape, bool), False, empty)
+    span = np.maximum(fat_level - lean_level, 1e-3 * max(float(fat_level.max()), 1e-6))
+    fat_share = (signal - lean_level) / span
+    planes = np.clip(PLANE_GAIN * fat_share, 0.0, 1.0).astype(np.float32)
+    pseudo = signal_fat_fraction(np.clip(fat_share, 0.0, 1.0), fat_level / np.maximum(lean_level, 1e-6))
     pseudo[~body] = 0.0
-    return TissueMaps(signal, pseudo, np.zeros(signal.shape, bool), False)
+    planes[~body] = 0.0
+    return TissueMaps(signal, pseudo, np.zeros(signal.shape, bool), False, planes)
+
+
+def signal_fat_fraction(fat_share: np.ndarray, fat_to_lean: np.ndarray) -> np.ndarray:
+    """Share of a voxel's signal that comes from fat, for a voxel holding `fat_share` fat tissue
+    (by its intensity between the lean and fat levels) and fat `fat_to_lean` times brighter.
+
+    Fat is several times brighter than muscle on a fat-bright image (W+F: ~3x on TUM01), so a
+    voxel a quarter fat tissue already gets half its signal from fat, as a Dixon fraction reads it;
+    a plain linear share would keep thin fat planes and partial-volume borders near lean.
+    """
+    ratio = np.maximum(fat_to_lean, 1.0)
+    fat_signal = ratio * fat_share
+    return (fat_signal / np.maximum(fat_signal + 1.0 - fat_share, 1e-6)).astype(np.float32)
 
 
 def tissue_maps(
