@@ -35,3 +35,13 @@ def test_a_front_bounded_by_its_own_fascia_is_left_alone():
     narrow[10:16, 26:30] = True  # a few millimetres at the limit are not a fused band
     assert (trim_fused_front(narrow, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING) == narrow).all()
     assert not trim_fused_front(np.zeros((80, 100), bool), LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING).any()
+
+
+def test_fused_tissue_reaching_beyond_the_muscles_lateral_tip_is_cut():
+    limit = int(np.ceil(LAMINA_ROW - ANTERIOR_REACH_MM))
+    fused = _compartment(limit)
+    fused[limit : limit + 12, 85:96] = True  # a lean band in front, further out than the muscle (quadratus)
+    out = trim_fused_front(fused, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING)
+    # the tip is read on the back half (out to 84 mm): the band beyond it goes at every depth
+    assert not out[:, 87:].any()
+    assert out[60, 84] and out[60, 50]  # the muscle's own tip and body stay

@@ -146,6 +146,7 @@ def compartment_slice(
 FRONT_AT_LIMIT_MM = 1.5  # a front this close to the arch limit was stopped by it, not by a fascia
 MIN_FUSED_WIDTH_MM = 10.0
 TIP_WIDTH_MM = 5.0  # the lateral raphe: the compartment's outermost few millimetres
+TIP_MARGIN_MM = 2.0
 
 
 def trim_fused_front(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, border_mm: float, spacing):
@@ -157,11 +158,15 @@ def trim_fused_front(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float
     quadratus lumborum or the abdominal-wall aponeurosis touch it without a fat plane, the lean region
     runs on forward until the arch limit (`behind_lamina`) stops it. Only then (a front stopped by
     that limit over >= 10 mm lateral of the multifidus border `border_mm`) is everything in front of
-    the line from the border at the limit row to the mid-depth of the lateral tip removed.
+    the line from the border at the limit row to the mid-depth of the lateral tip removed. The tip is
+    read on the compartment's back half: fused tissue in front can reach further out than the
+    muscle, and what lies beyond the tip in such a front is cut too.
     """
-    columns = np.nonzero(mask.any(axis=0))[0]
-    if columns.size == 0:
+    rows_held = np.nonzero(mask.any(axis=1))[0]
+    if rows_held.size == 0:
         return mask
+    back_half = mask & (np.arange(mask.shape[0]) >= 0.5 * (rows_held.min() + rows_held.max()))[:, None]
+    columns = np.nonzero(back_half.any(axis=0))[0]
     outermost = lateral_mm[columns].max()
     if outermost <= border_mm + TIP_WIDTH_MM:
         return mask
@@ -175,7 +180,8 @@ def trim_fused_front(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float
     tip_row = 0.5 * (tip_rows.min() + tip_rows.max())
     front = limit_row + (tip_row - limit_row) * (lateral_mm - border_mm) / (outermost - border_mm)
     rows = np.arange(mask.shape[0])[:, None]
-    return mask & ~(lateral[None, :] & (rows < np.ceil(front)[None, :]))
+    beyond_tip = lateral_mm > outermost + TIP_MARGIN_MM
+    return mask & ~(lateral[None, :] & (rows < np.ceil(front)[None, :])) & ~beyond_tip[None, :]
 
 
 def cut_off_lean(
