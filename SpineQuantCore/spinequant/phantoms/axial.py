@@ -60,7 +60,8 @@ def _multifidus(x: np.ndarray, y: np.ndarray, cx: float, cy: float, ax: float, a
     """The multifidus fills the laminar groove: its ellipse widened medially to a flat border along
     the spinous process (a fat plane away from it), the D shape of its axial section at L4-L5."""
     medial_x = np.sign(cx) * (SPINOUS_HALF_WIDTH_MM + FASCIA_FAT_MM)
-    against_process = (np.abs(x - medial_x) <= 0.5 * np.ptp(x[0, :2])) & (np.abs(y - cy) <= 0.7 * ay)
+    half_column = 0.5 * abs(x[0, 1] - x[0, 0])
+    against_process = (np.abs(x - medial_x) <= half_column) & (np.abs(y - cy) <= 0.7 * ay)  # one column
     return convex_hull_image(_ellipse(x, y, cx, cy, ax, ay) | against_process)
 
 
