@@ -124,3 +124,17 @@ def test_a_quadratus_missed_on_one_or_two_slices_is_bridged_from_the_slices_arou
     taken = labels.copy()
     taken[2, 2:6, 2:6] = 4  # another muscle holds the place: it keeps it
     assert (bridge_missed_slices(taken, 7, body)[2, 2:6, 2:6] == 4).all()
+
+
+def test_a_lean_blob_starting_far_out_is_not_taken_for_the_quadratus():
+    from spinequant.segmentation.lean_muscle import Blob
+    from spinequant.segmentation.quadratus import _accept_in_prior, _accept_quadratus
+
+    band = np.zeros((30, 60), bool)
+    band[10:20, 5:55] = True  # a 1 x 5 cm band, as the QL is in section
+    at_processes = Blob(band, area_mm2=500.0, lateral=70.0, front=10.0, min_lateral=45.0, extent_mm=50.0, depth_mm=10.0)
+    assert _accept_quadratus(at_processes) and _accept_in_prior(at_processes)
+    # the same band beginning 8 cm out (colon, kidney pole, abdominal wall): the QL starts at the
+    # transverse process tips
+    far_out = Blob(band, area_mm2=500.0, lateral=100.0, front=10.0, min_lateral=80.0, extent_mm=50.0, depth_mm=10.0)
+    assert not _accept_quadratus(far_out) and not _accept_in_prior(far_out)

@@ -32,6 +32,9 @@ CENTRE_LATERAL_MM = (45.0, 105.0)
 CENTRE_FRONT_MM = (0.0, 35.0)
 EXPECTED_CENTRE_MM = (68.0, 12.0)  # lateral, front
 AREA_MM2 = (80.0, 1000.0)
+# attached to the transverse process tips (35-50 mm out): a lean blob starting further out is colon,
+# kidney pole or abdominal wall (margin for a long L3 process and a rotated spine)
+MAX_MEDIAL_EDGE_MM = 70.0
 MAX_DEPTH_MM = 25.0  # a band ~1-2 cm thick; the kidney is ~4-5 cm, colon loops ~3-4 cm
 MAX_EXTENT_MM = 80.0
 MIN_SOLIDITY = 0.6
@@ -43,6 +46,7 @@ MAX_GAP_SLICES = 2  # ... and one missed on up to 2 slices (8-12 mm) between fou
 def _accept_quadratus(blob: Blob) -> bool:
     return (
         AREA_MM2[0] <= blob.area_mm2 <= AREA_MM2[1]
+        and blob.min_lateral <= MAX_MEDIAL_EDGE_MM
         and CENTRE_LATERAL_MM[0] <= blob.lateral <= CENTRE_LATERAL_MM[1]
         and CENTRE_FRONT_MM[0] <= blob.front <= CENTRE_FRONT_MM[1]
         and blob.extent_mm <= MAX_EXTENT_MM
@@ -56,7 +60,7 @@ def _band_like(blob: Blob) -> bool:
 
 
 def _accept_in_prior(blob: Blob) -> bool:
-    return AREA_MM2[0] <= blob.area_mm2 <= AREA_MM2[1] and _band_like(blob)
+    return AREA_MM2[0] <= blob.area_mm2 <= AREA_MM2[1] and blob.min_lateral <= MAX_MEDIAL_EDGE_MM and _band_like(blob)
 
 
 def _score_quadratus(blob: Blob) -> float:
