@@ -77,10 +77,11 @@ def segment_canonical(
         split.clear_fat_seam(back_labels, back_pairs, back_maps.fat_fraction)
     # the band cut off the erector spinae's front lies behind the transverse processes: never psoas
     saturated = maps.saturated_fat_fraction
-    if saturated is not maps.fat_fraction:
-        lean = compartment.lean_tissue(saturated, maps.dark, body, spacing)
-    psoas.label_psoas(labels, lean & ~fused_front, saturated, body, anatomy.midline, anatomy.lamina, spacing)
-    quadratus.label_quadratus(labels, lean, saturated, body, anatomy.midline, anatomy.lamina, spacing)
+    front_lean = lean
+    if maps.plane_fat_fraction is not None:  # single image: the psoas and QL searches' own lean map
+        front_lean = compartment.lean_tissue(saturated, maps.dark, body, spacing)
+    psoas.label_psoas(labels, front_lean & ~fused_front, saturated, body, anatomy.midline, anatomy.lamina, spacing)
+    quadratus.label_quadratus(labels, front_lean, saturated, body, anatomy.midline, anatomy.lamina, spacing)
     return labels, anatomy
 
 

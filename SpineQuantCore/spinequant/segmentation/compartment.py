@@ -146,7 +146,7 @@ def compartment_slice(
 FRONT_AT_LIMIT_MM = 1.5  # a front this close to the arch limit was stopped by it, not by a fascia
 MIN_FUSED_WIDTH_MM = 10.0
 TIP_WIDTH_MM = 5.0  # the lateral raphe: the compartment's outermost few millimetres
-TIP_MARGIN_MM = 2.0
+TIP_MARGIN_MM = 2.0  # a fused front is cut this far beyond the tip (its outline's own ragged edge stays)
 
 
 def trim_fused_front(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, border_mm: float, spacing):

@@ -45,12 +45,10 @@ MAX_GAP_SLICES = 2  # ... and one missed on up to 2 slices (8-12 mm) between fou
 
 def _accept_quadratus(blob: Blob) -> bool:
     return (
-        AREA_MM2[0] <= blob.area_mm2 <= AREA_MM2[1]
-        and blob.min_lateral <= MAX_MEDIAL_EDGE_MM
-        and CENTRE_LATERAL_MM[0] <= blob.lateral <= CENTRE_LATERAL_MM[1]
+        CENTRE_LATERAL_MM[0] <= blob.lateral <= CENTRE_LATERAL_MM[1]
         and CENTRE_FRONT_MM[0] <= blob.front <= CENTRE_FRONT_MM[1]
         and blob.extent_mm <= MAX_EXTENT_MM
-        and _band_like(blob)
+        and _accept_in_prior(blob)
     )
 
 
@@ -60,6 +58,7 @@ def _band_like(blob: Blob) -> bool:
 
 
 def _accept_in_prior(blob: Blob) -> bool:
+    """Size, medial edge and band shape: what a QL must have also where the neighbours' QL guides it."""
     return AREA_MM2[0] <= blob.area_mm2 <= AREA_MM2[1] and blob.min_lateral <= MAX_MEDIAL_EDGE_MM and _band_like(blob)
 
 
