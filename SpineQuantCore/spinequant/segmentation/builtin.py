@@ -10,18 +10,12 @@ from scipy import ndimage
 
 from ..labels import LABEL_OF
 from . import body as body_module
-from . import boundary, compartment, fascia, landmarks, midline, psoas, quadratus, split, tissue
+from . import boundary, compartment, fascia, fatty, landmarks, midline, psoas, quadratus, split, tissue
 
 SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
 SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
-FATTY_LEAN_SHARE = 0.85  # a muscle replaced by its envelope fills under 85 % of it
-FATTY_LEAN_OUTLINE_SHARE = 0.9  # a muscle with under 10 % fat inside its outline needs no recovery
-# under ~2/3 lean inside its outline the border itself is often fat: the back is taken to the fascia
-# (phantom: 20 % marbling stays above it on most slices, 60-70 % falls below; provisional)
-SEVERE_LEAN_OUTLINE_SHARE = 0.65
 CROP_FRONT_MM = 40.0  # the compartment reaches only a few mm in front of the laminae
 CROP_HALF_WIDTH_MM = 160.0  # wider than any back (and than compartment.BACK_DEPTH_MM)
-FRAGMENT_REACH_MM = 20.0  # lean islands of a fatty multifidus lie within ~2 cm of its lean part
 
 
 @dataclass
@@ -175,14 +169,12 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     fused_front, mask = mask & ~trimmed, trimmed
     tip_row = fascia.spinous_tip_row(fat_fraction, maps.dark[k], lateral_mm, lamina_row, spacing[1])
     covered_back = fascia.covered_multifidus_back(mask, lateral_mm, border_mm, tip_row, spacing[1])
-    multifidus, erector = split.split_compartment(
-        mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back
-    )
-    multifidus, erector = _recover_fatty(
+    multifidus, erector = split.split_compartment(mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back)
+    multifidus, erector = fatty.recover_multifidus(
         multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, tip_row
     )
     multifidus, erector = fascia.cap_behind_tip(multifidus, erector, tip_row, spacing[1])
-    erector = _recover_fatty_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing)
+    erector = fatty.recover_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing)
     # the rim goes back over watery voxels only, never into the multifidus or the band cut off the front
     clear_of_cut = ~compartment.restore_rim(fused_front, np.ones_like(fused_front), spacing[0])
     watery = (fat_fraction < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
@@ -202,78 +194,3 @@ def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarr
         & compartment.behind_lamina(body.shape, lamina_row, spacing[1])
         & compartment.outside_vertebral_arch(lateral_mm, body.shape, lamina_row, spacing[1])
     )
-
-
-def _recover_fatty(multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, tip_row=None):
-    """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
-    # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better
-    lean_share = _lean_share(multifidus, fat_fraction, allowed)
-    if lean_share >= FATTY_LEAN_OUTLINE_SHARE:
-        return multifidus, erector
-    behind = _behind_arch(allowed, lamina_row, spacing)
-    region = allowed & behind & ~erector
-    groove = split.groove_seed(allowed & behind, lateral_mm, lamina_row, spacing)
-    recovered = multifidus | _linked_islands(multifidus | groove, fat_fraction, region, spacing)
-    if lean_share < SEVERE_LEAN_OUTLINE_SHARE:
-        # fat patches at the back border merge with the subcutaneous fat: the envelope reaches back to
-        # the posterior layer of the thoracolumbar fascia instead
-        layer = fascia.posterior_layer(erector, tip_row, lateral_mm)
-        if layer is not None:
-            recovered = recovered | (layer & allowed)  # not on the spinous process it starts from
-    envelope = compartment.fatty_envelope(recovered, region)
-    # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced
-    if multifidus.sum() < FATTY_LEAN_SHARE * envelope.sum():
-        multifidus = envelope & _medial_of_reach(multifidus, lateral_mm)
-    erector = erector & ~multifidus
-    return multifidus, erector
-
-
-def _recover_fatty_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing):
-    """Bring back a fat-infiltrated erector spinae: lean islands linked to it, then its envelope.
-
-    Marbling fat patches (a few mm) cut the erector spinae into lean pieces that the compartment
-    search (grown through lean tissue only) leaves behind; as for the multifidus, the islands lie
-    close together inside the fascia, and the envelope over them brings back the fat between.
-    """
-    if erector.sum() < 3 or _lean_share(erector, fat_fraction, allowed & ~multifidus) >= FATTY_LEAN_OUTLINE_SHARE:
-        return erector
-    region = allowed & _behind_arch(allowed, lamina_row, spacing) & ~multifidus
-    if multifidus.any():  # never medial of the multifidus (spinous process, the other side)
-        region &= (lateral_mm > lateral_mm[multifidus.any(axis=0)].min())[None, :]
-    recovered = erector | _linked_islands(erector, fat_fraction, region, spacing)
-    envelope = compartment.fatty_envelope(recovered, region)
-    return envelope if erector.sum() < FATTY_LEAN_SHARE * envelope.sum() else erector
-
-
-def _linked_islands(anchor, fat_fraction, region, spacing) -> np.ndarray:
-    """Lean islands in `region` lying within FRAGMENT_REACH_MM of the anchor and linked to it by
-    gaps narrower than a marbling patch: what is left of a fat-infiltrated muscle."""
-    near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
-    lean = fat_fraction < compartment.LEAN_FAT_FRACTION
-    fragments = compartment.lean_fragments(lean, region, near, spacing[0] * spacing[1])
-    return compartment.reachable_fragments(fragments, anchor, spacing[0])
-
-
-def _behind_arch(allowed, lamina_row: float, spacing) -> np.ndarray:
-    """Rows behind the vertebral arch (a small margin in front of the lamina row)."""
-    rows = np.arange(allowed.shape[0])[:, None]
-    return np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], allowed.shape)
-
-
-def _medial_of_reach(multifidus, lateral_mm) -> np.ndarray:
-    """Columns no further lateral than the split multifidus reaches (all where it is empty).
-
-    The seam was drawn where the muscle is lean; lean islands and the convex envelope lateral of it
-    are the erector spinae's (its own marbling cuts pieces off it too).
-    """
-    if not multifidus.any():
-        return np.ones(multifidus.shape, bool)
-    return np.broadcast_to((lateral_mm <= lateral_mm[multifidus.any(axis=0)].max())[None, :], multifidus.shape)
-
-
-def _lean_share(muscle, fat_fraction, allowed) -> float:
-    """Share of lean voxels inside the muscle's convex outline: ~1 lean, lower the fattier."""
-    if muscle.sum() < 3:
-        return 0.0
-    outline = compartment.fatty_envelope(muscle, allowed)
-    return float((fat_fraction[outline] < compartment.LEAN_FAT_FRACTION).mean())

@@ -1,0 +1,96 @@
+"""Fat-infiltrated back muscles: what the lean-tissue search leaves behind is brought back by shape.
+
+Severe fatty infiltration replaces muscle by fat inside the fascia, so a muscle falls apart into
+lean islands in fat and its fatty border merges with the fat around it. Its outline is still
+near-convex: the lean islands near the laminar groove and their convex envelope bring it back.
+Lean muscles (most voxels lean inside their outline) are left alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from . import compartment, fascia, split
+
+FATTY_LEAN_SHARE = 0.85  # a muscle replaced by its envelope fills under 85 % of it
+FATTY_LEAN_OUTLINE_SHARE = 0.9  # a muscle with under 10 % fat inside its outline needs no recovery
+# under ~2/3 lean inside its outline the border itself is often fat: the back is taken to the fascia
+# (phantom: 20 % marbling stays above it on most slices, 60-70 % falls below; provisional)
+SEVERE_LEAN_OUTLINE_SHARE = 0.65
+FRAGMENT_REACH_MM = 20.0  # lean islands of a fatty multifidus lie within ~2 cm of its lean part
+
+
+def recover_multifidus(multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, tip_row=None):
+    """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
+    # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better
+    share = lean_share(multifidus, fat_fraction, allowed)
+    if share >= FATTY_LEAN_OUTLINE_SHARE:
+        return multifidus, erector
+    behind = behind_arch(allowed, lamina_row, spacing)
+    region = allowed & behind & ~erector
+    groove = split.groove_seed(allowed & behind, lateral_mm, lamina_row, spacing)
+    recovered = multifidus | linked_islands(multifidus | groove, fat_fraction, region, spacing)
+    if share < SEVERE_LEAN_OUTLINE_SHARE:
+        # fat patches at the back border merge with the subcutaneous fat: the envelope reaches back to
+        # the posterior layer of the thoracolumbar fascia instead
+        layer = fascia.posterior_layer(erector, tip_row, lateral_mm)
+        if layer is not None:
+            recovered = recovered | (layer & allowed)  # not on the spinous process it starts from
+    envelope = compartment.fatty_envelope(recovered, region)
+    # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced
+    if multifidus.sum() < FATTY_LEAN_SHARE * envelope.sum():
+        multifidus = envelope & medial_of_reach(multifidus, lateral_mm)
+    erector = erector & ~multifidus
+    return multifidus, erector
+
+
+def recover_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing):
+    """Bring back a fat-infiltrated erector spinae: lean islands linked to it, then its envelope.
+
+    Marbling fat patches (a few mm) cut the erector spinae into lean pieces that the compartment
+    search (grown through lean tissue only) leaves behind; as for the multifidus, the islands lie
+    close together inside the fascia, and the envelope over them brings back the fat between.
+    """
+    if erector.sum() < 3 or lean_share(erector, fat_fraction, allowed & ~multifidus) >= FATTY_LEAN_OUTLINE_SHARE:
+        return erector
+    region = allowed & behind_arch(allowed, lamina_row, spacing) & ~multifidus
+    if multifidus.any():  # never medial of the multifidus (spinous process, the other side)
+        region &= (lateral_mm > lateral_mm[multifidus.any(axis=0)].min())[None, :]
+    recovered = erector | linked_islands(erector, fat_fraction, region, spacing)
+    envelope = compartment.fatty_envelope(recovered, region)
+    return envelope if erector.sum() < FATTY_LEAN_SHARE * envelope.sum() else erector
+
+
+def linked_islands(anchor, fat_fraction, region, spacing) -> np.ndarray:
+    """Lean islands in `region` lying within FRAGMENT_REACH_MM of the anchor and linked to it by
+    gaps narrower than a marbling patch: what is left of a fat-infiltrated muscle."""
+    near = ndimage.distance_transform_edt(~anchor, sampling=(spacing[1], spacing[0])) < FRAGMENT_REACH_MM
+    lean = fat_fraction < compartment.LEAN_FAT_FRACTION
+    fragments = compartment.lean_fragments(lean, region, near, spacing[0] * spacing[1])
+    return compartment.reachable_fragments(fragments, anchor, spacing[0])
+
+
+def behind_arch(allowed, lamina_row: float, spacing) -> np.ndarray:
+    """Rows behind the vertebral arch (a small margin in front of the lamina row)."""
+    rows = np.arange(allowed.shape[0])[:, None]
+    return np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], allowed.shape)
+
+
+def medial_of_reach(multifidus, lateral_mm) -> np.ndarray:
+    """Columns no further lateral than the split multifidus reaches (all where it is empty).
+
+    The seam was drawn where the muscle is lean; lean islands and the convex envelope lateral of it
+    are the erector spinae's (its own marbling cuts pieces off it too).
+    """
+    if not multifidus.any():
+        return np.ones(multifidus.shape, bool)
+    return np.broadcast_to((lateral_mm <= lateral_mm[multifidus.any(axis=0)].max())[None, :], multifidus.shape)
+
+
+def lean_share(muscle, fat_fraction, allowed) -> float:
+    """Share of lean voxels inside the muscle's convex outline: ~1 lean, lower the fattier."""
+    if muscle.sum() < 3:
+        return 0.0
+    outline = compartment.fatty_envelope(muscle, allowed)
+    return float((fat_fraction[outline] < compartment.LEAN_FAT_FRACTION).mean())
