@@ -1,5 +1,7 @@
 """Accuracy of the built-in segmenter: TUM01 Dice / MSD per muscle (W+F alone and with --water/--fat)
-and phantom Dice (default and with a severely fatty multifidus). Run: python eval_segment_tum01.py
+and phantom Dice (default and with a severely fatty multifidus, seeds 0-3 unless --seeds=0,1), the
+multifidus fat share, and how far the true lean voxels alone bound a fatty multifidus.
+Run: python eval_segment_tum01.py [tum01] [phantom] [--seeds=0,1,2,3]
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
+from skimage.morphology import convex_hull_image
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "SpineQuantCore"))
@@ -78,26 +81,46 @@ def tum01() -> None:
         print(f"   compartment (MF+ES) Dice left {dice(*back):.3f} right {dice(*back_r):.3f}")
 
 
-def phantoms() -> None:
+def lean_envelope_dice(phantom, value: int) -> float:
+    """Dice of the slice-wise convex envelope of the muscle's *true* lean voxels: how far the lean
+    voxels alone bound a fatty muscle (its fat border patches have nothing in the image around them)."""
+    truth = phantom.labels.array == value
+    envelope = np.zeros_like(truth)
+    for k in range(truth.shape[0]):
+        lean = truth[k] & (phantom.fat_fraction[k] < 0.5)
+        if lean.sum() > 2:
+            envelope[k] = convex_hull_image(lean)
+    return dice(envelope, truth)
+
+
+def phantoms(seeds) -> None:
     for name, kwargs in (
         ("default", {}),
         ("fatty MF 0.6", {"fat_infiltration": {"multifidus": 0.6}}),
         ("fatty MF 0.7 + ES 0.4", {"fat_infiltration": {"multifidus": 0.7, "erector_spinae": 0.4}}),
     ):
-        phantom = make_axial_phantom(seed=0, **kwargs)
-        spacing_kji = tuple(phantom.image.spacing[::-1])
-        for mode, extra in (("alone", {}), ("dixon", {"water": phantom.water, "fat": phantom.fat})):
-            try:
-                result = segment(phantom.image, **extra)
-            except InputError as exc:
-                print(f"phantom {name} {mode}: FAILED ({exc})")
-                continue
-            report(f"phantom {name} {mode}", result.labels.array, phantom.labels.array, spacing_kji, range(1, 9))
+        for seed in seeds:
+            phantom = make_axial_phantom(seed=seed, **kwargs)
+            spacing_kji = tuple(phantom.image.spacing[::-1])
+            bound = [lean_envelope_dice(phantom, value) for value in (1, 2)]
+            print(f"phantom {name} seed {seed}: envelope of the true lean MF voxels {bound[0]:.3f}/{bound[1]:.3f}")
+            for mode, extra in (("alone", {}), ("dixon", {"water": phantom.water, "fat": phantom.fat})):
+                try:
+                    result = segment(phantom.image, **extra)
+                except InputError as exc:
+                    print(f"phantom {name} seed {seed} {mode}: FAILED ({exc})")
+                    continue
+                labels = result.labels.array
+                report(f"phantom {name} seed {seed} {mode}", labels, phantom.labels.array, spacing_kji, range(1, 9))
+                shares = [100.0 * (phantom.fat_fraction[labels == value] > 0.5).mean() for value in (1, 2)]
+                truth = [phantom.true_fat_infiltration[f"multifidus_{side}"] for side in ("left", "right")]
+                print(f"   MF fat share {shares[0]:.0f}/{shares[1]:.0f} % (true {truth[0]:.0f}/{truth[1]:.0f} %)")
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["tum01", "phantom"]
+    which = [a for a in sys.argv[1:] if not a.startswith("--seeds=")] or ["tum01", "phantom"]
+    seeds = [int(s) for a in sys.argv[1:] if a.startswith("--seeds=") for s in a.split("=", 1)[1].split(",")]
     if "tum01" in which:
         tum01()
     if "phantom" in which:
-        phantoms()
+        phantoms(seeds or [0, 1, 2, 3])
