@@ -179,7 +179,7 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) ->
     clear_of_cut = ~compartment.restore_rim(fused_front, np.ones_like(fused_front), spacing[0])
     watery = (fat_fraction < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
     erector = compartment.restore_rim(erector, watery, spacing[0])
-    multifidus, erector = fatty.fill_groove(
+    multifidus = fatty.fill_groove(
         multifidus, erector, fat_fraction, maps.dark[k], allowed, lateral_mm, lamina_row, spacing
     )
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]

@@ -102,7 +102,7 @@ def lean_share(muscle, fat_fraction, allowed) -> float:
 
 
 def fill_groove(multifidus, erector, fat_fraction, dark, allowed, lateral_mm, lamina_row: float, spacing):
-    """(multifidus, erector spinae) with a severely fatty multifidus widened to the erector spinae.
+    """The multifidus, widened to the erector spinae where it is severely fatty.
 
     The multifidus fills the groove between spinous process and erector spinae. Where it is mostly
     fat, the envelope of its lean islands misses the fat patches on its border, which merge with the
@@ -111,9 +111,9 @@ def fill_groove(multifidus, erector, fat_fraction, dark, allowed, lateral_mm, la
     Lean tissue is not taken: a lean piece there is erector spinae the seam did not give back.
     """
     if not multifidus.any() or not erector.any():
-        return multifidus, erector
+        return multifidus
     if lean_share(multifidus, fat_fraction, allowed) >= GROOVE_FILL_LEAN_SHARE:
-        return multifidus, erector
+        return multifidus
     rows = np.arange(multifidus.shape[0])[:, None]
     lateral = np.broadcast_to(lateral_mm[None, :], multifidus.shape)
     # per row: up to a plane short of the erector spinae (rows without it: nothing), never beyond
@@ -130,4 +130,4 @@ def fill_groove(multifidus, erector, fat_fraction, dark, allowed, lateral_mm, la
     pieces, _ = ndimage.label(groove | multifidus)
     touching = np.unique(pieces[multifidus])
     widened = multifidus | (groove & np.isin(pieces, touching[touching > 0]))
-    return widened | (ndimage.binary_fill_holes(widened) & allowed & ~erector), erector
+    return widened | (ndimage.binary_fill_holes(widened) & allowed & ~erector)
