@@ -70,16 +70,19 @@ def side_region(shape: Tuple[int, int], midline: float, side: int, spacing_x: fl
     return np.broadcast_to(columns[None, :] > gap_mm, shape), columns
 
 
-def behind_lamina(shape: Tuple[int, int], lamina_row: float, spacing_y: float) -> np.ndarray:
-    """Rows behind the transverse processes: the erector spinae reaches a little in front of the lamina."""
+def behind_lamina(
+    shape: Tuple[int, int], lamina_row: float, spacing_y: float, reach_mm: float = ANTERIOR_REACH_MM
+) -> np.ndarray:
+    """Rows no more than `reach_mm` in front of the lamina row. By default those behind the transverse
+    processes: the erector spinae reaches a little in front of the lamina; with ARCH_MARGIN_MM, those
+    behind the vertebral arch."""
     rows = np.arange(shape[0])[:, None]
-    return np.broadcast_to(rows >= lamina_row - ANTERIOR_REACH_MM / spacing_y, shape)
+    return np.broadcast_to(rows >= lamina_row - reach_mm / spacing_y, shape)
 
 
 def outside_vertebral_arch(lateral_mm: np.ndarray, shape, lamina_row: float, spacing_y: float) -> np.ndarray:
     """In front of the lamina and near the midline lie canal, pedicles and facets: never these muscles."""
-    rows = np.arange(shape[0])[:, None]
-    in_front = rows < lamina_row - ARCH_MARGIN_MM / spacing_y
+    in_front = ~behind_lamina(shape, lamina_row, spacing_y, ARCH_MARGIN_MM)
     return ~(in_front & (np.abs(lateral_mm)[None, :] < ARCH_HALF_WIDTH_MM))
 
 

@@ -32,7 +32,7 @@ def recover_multifidus(multifidus, erector, fat_fraction, allowed, lateral_mm, l
     share = lean_share(multifidus, fat_fraction, allowed)
     if share >= FATTY_LEAN_OUTLINE_SHARE:
         return multifidus, erector
-    behind = behind_arch(allowed, lamina_row, spacing)
+    behind = behind_arch(allowed.shape, lamina_row, spacing)
     region = allowed & behind & ~erector
     groove = split.groove_seed(allowed & behind, lateral_mm, lamina_row, spacing)
     recovered = multifidus | linked_islands(multifidus | groove, fat_fraction, region, spacing)
@@ -59,7 +59,7 @@ def recover_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lami
     """
     if erector.sum() < 3 or lean_share(erector, fat_fraction, allowed & ~multifidus) >= FATTY_LEAN_OUTLINE_SHARE:
         return erector
-    region = allowed & behind_arch(allowed, lamina_row, spacing) & ~multifidus
+    region = allowed & behind_arch(allowed.shape, lamina_row, spacing) & ~multifidus
     if multifidus.any():  # never medial of the multifidus (spinous process, the other side)
         region &= (lateral_mm > lateral_mm[multifidus.any(axis=0)].min())[None, :]
     recovered = erector | linked_islands(erector, fat_fraction, region, spacing)
@@ -76,10 +76,9 @@ def linked_islands(anchor, fat_fraction, region, spacing) -> np.ndarray:
     return compartment.reachable_fragments(fragments, anchor, spacing[0])
 
 
-def behind_arch(allowed, lamina_row: float, spacing) -> np.ndarray:
+def behind_arch(shape, lamina_row: float, spacing) -> np.ndarray:
     """Rows behind the vertebral arch (a small margin in front of the lamina row)."""
-    rows = np.arange(allowed.shape[0])[:, None]
-    return np.broadcast_to(rows >= lamina_row - compartment.ARCH_MARGIN_MM / spacing[1], allowed.shape)
+    return compartment.behind_lamina(shape, lamina_row, spacing[1], compartment.ARCH_MARGIN_MM)
 
 
 def medial_of_reach(multifidus, lateral_mm) -> np.ndarray:
@@ -124,7 +123,7 @@ def fill_groove(multifidus, erector, fat_fraction, dark, allowed, lateral_mm, la
     limit = np.minimum(erector_edge - GROOVE_PLANE_MM, reach)
     held_rows = np.nonzero(multifidus.any(axis=1))[0]
     clear = ndimage.distance_transform_edt(~(dark | erector), sampling=(spacing[1], spacing[0])) > GROOVE_PLANE_MM
-    groove = allowed & behind_arch(allowed, lamina_row, spacing) & ~erector & clear
+    groove = allowed & behind_arch(allowed.shape, lamina_row, spacing) & ~erector & clear
     groove &= (rows >= held_rows.min()) & (rows <= held_rows.max()) & (lateral <= limit[:, None])
     groove &= fat_fraction >= compartment.LEAN_FAT_FRACTION
     pieces, _ = ndimage.label(groove | multifidus)
