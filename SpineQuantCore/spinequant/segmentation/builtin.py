@@ -51,6 +51,7 @@ def segment_canonical(
     may_hold = np.zeros(back_labels.shape, bool)  # where each side's back muscles may lie, slice by slice
     fused_front = np.zeros(image.shape, bool)  # lean tissue cut off the erector spinae's front
     anatomy.front_from_anatomy = np.zeros((image.shape[0], len(SIDES)), bool)
+    found = _compartments(back_lean, back_body, anatomy, row0, col0, spacing)
     for k in range(image.shape[0]):
         if not np.isfinite(anatomy.midline[k]) or not body[k].any():
             continue
@@ -58,7 +59,17 @@ def segment_canonical(
             landmark = (anatomy.lamina[k, column] - row0, anatomy.facet[k, column])
             mid = anatomy.midline[k] - col0
             search = _label_side(
-                back_labels[k], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, name, spacing
+                back_labels[k],
+                back_lean[k],
+                back_body[k],
+                back_maps,
+                k,
+                mid,
+                landmark,
+                side,
+                name,
+                spacing,
+                found[k, column],
             )
             may_hold[k] |= search.allowed
             fused_front[box][k] |= search.fused_front
@@ -140,13 +151,33 @@ class SideSearch(NamedTuple):
     fused_front: np.ndarray  # lean tissue cut off the erector spinae's front (quadratus, aponeurosis)
 
 
-def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing) -> SideSearch:
-    """Label one side of one slice in `out`; returns where it searched and what it cut off the front."""
+def _compartments(lean, body, anatomy: Anatomy, row0: int, col0: int, spacing) -> np.ndarray:
+    """Each slice's and side's posterior compartment (K, side, rows, columns) on the back crop: the
+    slice's own search, then lean pieces that marbling fat cut off it where its neighbours have it."""
+    found = np.zeros((lean.shape[0], len(SIDES)) + lean.shape[1:], bool)
+    searched = []
+    for k in np.nonzero(np.isfinite(anatomy.midline) & body.any(axis=(1, 2)))[0]:
+        for column, (side, _) in enumerate(SIDES):
+            lamina_row = anatomy.lamina[k, column] - row0
+            if np.isfinite(lamina_row):
+                mid = anatomy.midline[k] - col0
+                found[k, column] = compartment.compartment_slice(lean[k], body[k], mid, lamina_row, side, spacing)
+                searched.append((k, column, side, mid, lamina_row))
+    completed = found.copy()
+    for k, column, side, mid, lamina_row in searched:
+        support = compartment.neighbour_support(found[:, column], k, spacing[2])
+        candidate, _ = compartment.search_candidate(lean[k], body[k], mid, lamina_row, side, spacing)
+        completed[k, column] = compartment.supported_pieces(found[k, column], candidate, support, spacing[0])
+    return completed
+
+
+def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing, mask) -> SideSearch:
+    """Label one side of one slice in `out` from its compartment `mask`; returns where it searched and
+    what it cut off the front."""
     lamina_row, facet_mm = landmark
     if not np.isfinite(lamina_row):
         return SideSearch(np.zeros(out.shape, bool), np.zeros(out.shape, bool))
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
-    mask = compartment.compartment_slice(lean, body, mid, lamina_row, side, spacing)
     allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
     fat_fraction = maps.fat_fraction[k]
     if maps.from_dixon:

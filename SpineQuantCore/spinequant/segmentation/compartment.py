@@ -110,6 +110,52 @@ def trim_lateral_tail(mask: np.ndarray, lateral_mm: np.ndarray) -> np.ndarray:
     return mask & (lateral_mm < cut)[None, :]
 
 
+def search_candidate(lean, body, midline: float, lamina_row: float, side: int, spacing):
+    """(lean voxels where one side's compartment is searched: beside the midline, in the back, behind
+    the arch; the columns' lateral distances in mm)."""
+    region, lateral_mm = side_region(lean.shape, midline, side, spacing[0], MIDLINE_GAP_MM)
+    band = posterior_band(body, spacing[1], BACK_DEPTH_MM) & behind_lamina(lean.shape, lamina_row, spacing[1])
+    band = band & outside_vertebral_arch(lateral_mm, lean.shape, lamina_row, spacing[1])
+    return lean & region & band, lateral_mm
+
+
+# the compartment on slices this close (two 4 mm slices) vouches for lean pieces on a slice
+SUPPORT_REACH_MM = 8.0
+SUPPORT_SHARE = 0.5  # ... lying mostly where a neighbour has it
+
+
+def neighbour_support(found: np.ndarray, k: int, spacing_z: float) -> np.ndarray:
+    """Where the slices within SUPPORT_REACH_MM of slice k (not k itself) have the compartment."""
+    reach = int(SUPPORT_REACH_MM / spacing_z)
+    near = [j for j in range(k - reach, k + reach + 1) if j != k and 0 <= j < found.shape[0]]
+    if not near:
+        return np.zeros(found.shape[1:], bool)
+    return found[near].any(axis=0)
+
+
+def supported_pieces(mask: np.ndarray, candidate: np.ndarray, support: np.ndarray, pixel: float) -> np.ndarray:
+    """The compartment with the lean pieces apart from it that lie mostly where the neighbouring
+    slices have the compartment (`support`).
+
+    Marbling fat patches can cut a muscle into pieces narrower than the neck erosion, or cut off all
+    of the erector spinae's medial part so that no piece reaches the seed strip: the slice's own
+    search then keeps only part of the compartment, or none. The outline changes little along the
+    spine, so the neighbours vouch for such pieces; a piece that touches the compartment was cut off
+    on purpose (a neck or a lateral sheet) and stays out, as does one running on beyond the support
+    (quadratus lumborum, abdominal wall, the body's interior).
+    """
+    rest = candidate & ~mask
+    pieces, count = ndimage.label(rest)
+    if count == 0 or not support.any():
+        return mask
+    index = np.arange(1, count + 1)
+    sizes = ndimage.sum_labels(rest, pieces, index)
+    inside = ndimage.sum_labels(rest & support, pieces, index)
+    touching = ndimage.maximum(ndimage.binary_dilation(mask, np.ones((3, 3), bool)), pieces, index) > 0
+    keep = (sizes * pixel * pixel >= MIN_PIECE_MM2) & (inside >= SUPPORT_SHARE * sizes) & ~touching
+    return mask | np.isin(pieces, index[keep])
+
+
 def compartment_slice(
     lean: np.ndarray,
     body: np.ndarray,
@@ -120,10 +166,8 @@ def compartment_slice(
 ) -> np.ndarray:
     """Boolean mask of one side's posterior compartment on one slice (empty when not found)."""
     pixel = spacing[0]
-    region, lateral_mm = side_region(lean.shape, midline, side, spacing[0], MIDLINE_GAP_MM)
-    band = posterior_band(body, spacing[1], BACK_DEPTH_MM) & behind_lamina(lean.shape, lamina_row, spacing[1])
-    band = band & outside_vertebral_arch(lateral_mm, lean.shape, lamina_row, spacing[1])
-    candidate = lean & region & band
+    candidate, lateral_mm = search_candidate(lean, body, midline, lamina_row, side, spacing)
+    region = side_region(lean.shape, midline, side, spacing[0], MIDLINE_GAP_MM)[0]
     core = ndimage.binary_erosion(candidate, _disk_px(NECK_RADIUS_MM, pixel))
     labelled, count = ndimage.label(core)
     if count == 0:
