@@ -1,8 +1,9 @@
-"""A severely fatty multifidus is widened to the erector spinae (fatty.fill_groove)."""
+"""A severely fatty multifidus: recovered where its groove is fat (fatty.recover_multifidus) and
+widened to the erector spinae (fatty.fill_groove)."""
 
 import numpy as np
 
-from spinequant.segmentation.fatty import GROOVE_PLANE_MM, fill_groove
+from spinequant.segmentation.fatty import GROOVE_PLANE_MM, fill_groove, recover_multifidus
 
 SPACING = (1.0, 1.0, 4.0)
 MIDLINE = 20
@@ -56,3 +57,17 @@ def test_lean_tissue_in_the_groove_is_left_to_the_erector_spinae():
     widened = fill_groove(multifidus, erector, fat_fraction, dark, allowed, lateral_mm, LAMINA_ROW, SPACING)
     assert not widened[14:20, 35:38].any()
     assert widened[20:30, 33:38].all()
+
+
+def test_a_lean_piece_of_a_fatty_groove_is_recovered_as_a_fatty_multifidus():
+    # the split gave the multifidus only a lean island of its groove: lean inside its own outline,
+    # but the laminar groove around it is fat, so the muscle is a fatty one and is recovered
+    _, erector, fat_fraction, dark, allowed, lateral_mm, truth = _groove(0.0)
+    fat_fraction[truth] = 0.9
+    fat_fraction[16:22, 26:31] = 0.05  # the lean island
+    fat_fraction[26:30, 27:30] = 0.05  # another, 4 mm away
+    piece = np.zeros_like(truth)
+    piece[16:22, 26:31] = True
+    multifidus, _ = recover_multifidus(piece, erector, fat_fraction, allowed, lateral_mm, LAMINA_ROW, SPACING)
+    assert multifidus[26:30, 27:30].all()  # the linked island joins it
+    assert multifidus.sum() > 1.5 * piece.sum() and not (multifidus & erector).any()

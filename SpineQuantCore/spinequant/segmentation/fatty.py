@@ -23,18 +23,23 @@ FRAGMENT_REACH_MM = 20.0  # lean islands of a fatty multifidus lie within ~2 cm 
 # under 60 % lean inside its outline, the multifidus is widened to the erector spinae (phantom, seeds
 # 0-3: on 0-4 of 48 slice sides at 20 % marbling, 35-40 at 60 %; never on TUM01)
 GROOVE_FILL_LEAN_SHARE = 0.6
+# a laminar groove over 60 % fat holds a fatty multifidus, however lean the piece the split gave it
+# (TUM01's grooves read at most 53 % fat; phantom 70 % multifidus: Dixon MF L 0.75 -> 0.79 on seed 0)
+GROOVE_FAT_SHARE = 0.6
 GROOVE_PLANE_MM = 2.0  # the fat plane kept between the multifidus and bone or the erector spinae
 
 
 def recover_multifidus(multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, tip_row=None):
     """Bring back fat-infiltrated muscle: lean islands near the groove, then each muscle's envelope."""
-    # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better
-    share = lean_share(multifidus, fat_fraction, allowed)
+    # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better;
+    # where the split left it only a lean piece of a fatty groove, the groove is judged with it
+    behind = behind_arch(allowed.shape, lamina_row, spacing)
+    groove = split.groove_seed(allowed & behind, lateral_mm, lamina_row, spacing)
+    fat_groove = groove.any() and (fat_fraction[groove] >= compartment.LEAN_FAT_FRACTION).mean() > GROOVE_FAT_SHARE
+    share = lean_share(multifidus | groove if fat_groove else multifidus, fat_fraction, allowed)
     if share >= FATTY_LEAN_OUTLINE_SHARE:
         return multifidus, erector
-    behind = behind_arch(allowed.shape, lamina_row, spacing)
     region = allowed & behind & ~erector
-    groove = split.groove_seed(allowed & behind, lateral_mm, lamina_row, spacing)
     recovered = multifidus | linked_islands(multifidus | groove, fat_fraction, region, spacing)
     if share < SEVERE_LEAN_OUTLINE_SHARE:
         # fat patches at the back border merge with the subcutaneous fat: the envelope reaches back to
