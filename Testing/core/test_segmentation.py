@@ -85,9 +85,10 @@ def test_volume_without_spine_is_refused():
 
 def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
     result = segment(phantom.image, phantom.water, phantom.fat)
-    floors = {1: 0.96, 2: 0.955, 3: 0.97, 4: 0.98, 5: 0.98, 6: 0.98}
+    floors = {1: 0.96, 2: 0.955, 3: 0.97, 4: 0.98, 5: 0.98, 6: 0.98, 7: 0.98, 8: 0.98}
     for value, floor in floors.items():
-        # regression floors below the measured MF 0.970/0.965, ES 0.979/0.991, psoas 0.990/0.995; target 0.95
+        # regression floors below the measured MF 0.970/0.963, ES 0.983/0.990, psoas 0.990/0.995,
+        # QL 0.995/0.999 (0.963 right when a QL missed on 3 slices was not bridged); target 0.95
         assert dice(result.labels.array == value, phantom.labels.array == value) > floor, value
     assert list(result.quality.columns[:2]) == ["slice", "z_mm"]
     assert (result.quality["hints"] == "").all()  # the phantom's fronts have fascia: none drawn from anatomy

@@ -113,17 +113,18 @@ def test_a_quadratus_missed_on_one_or_two_slices_is_bridged_from_the_slices_arou
     labels[5:7] = 0  # two slices missed
     labels[1, 2:6, 5] = 0  # that column is then missed on two slices: bridged too
     body = np.ones(labels.shape, bool)
-    bridged = bridge_missed_slices(labels.copy(), 7, body)
+    bridged = bridge_missed_slices(labels.copy(), 7, body, 2)
     assert (bridged[1:3, 2:6, 2:6] == 7).all() and (bridged[5:7, 2:6, 2:6] == 7).all()
     assert (bridged == 7).sum() == (labels == 7).sum() + 16 + 4 + 32  # nothing outside the shared part
     labels[0, 2:6, 5] = 0  # now three slices miss that column (the first slice too): it stays out
-    assert (bridge_missed_slices(labels.copy(), 7, body)[1:3, :, 5] == 0).all()
+    assert (bridge_missed_slices(labels.copy(), 7, body, 2)[1:3, :, 5] == 0).all()
     gapped = np.zeros_like(labels)
-    gapped[[0, 4], 2:6, 2:6] = 7  # three slices missed: not bridged
-    assert (bridge_missed_slices(gapped.copy(), 7, body) == gapped).all()
+    gapped[[0, 4], 2:6, 2:6] = 7  # three slices missed: bridged only where 3 slices are allowed
+    assert (bridge_missed_slices(gapped.copy(), 7, body, 2) == gapped).all()
+    assert (bridge_missed_slices(gapped.copy(), 7, body, 3)[1:4, 2:6, 2:6] == 7).all()  # 12 mm at 4 mm slices
     taken = labels.copy()
     taken[2, 2:6, 2:6] = 4  # another muscle holds the place: it keeps it
-    assert (bridge_missed_slices(taken, 7, body)[2, 2:6, 2:6] == 4).all()
+    assert (bridge_missed_slices(taken, 7, body, 2)[2, 2:6, 2:6] == 4).all()
 
 
 def test_a_lean_blob_starting_far_out_is_not_taken_for_the_quadratus():
