@@ -45,3 +45,18 @@ def test_fused_tissue_reaching_beyond_the_muscles_lateral_tip_is_cut():
     # the tip is read on the back half (out to 84 mm): the band beyond it goes at every depth
     assert not out[:, 87:].any()
     assert out[60, 84] and out[60, 50]  # the muscle's own tip and body stay
+
+
+def test_single_image_a_front_overhanging_the_lateral_tip_near_the_limit_is_fused():
+    # one image: the fascia in front of the erector spinae seldom shows, so fused tissue may stop a
+    # few millimetres behind the arch limit; its sign is a front reaching beyond the muscle's tip
+    front = int(LAMINA_ROW) + 2  # 7 mm behind the limit (15)
+    overhanging = _compartment(front)
+    overhanging[front : front + 12, 85:96] = True
+    dixon = trim_fused_front(overhanging, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING)
+    assert (dixon == overhanging).all()  # the measured fat fraction's plane stopped it: left alone
+    alone = trim_fused_front(overhanging, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING, overhang_reach_mm=8.0)
+    assert not alone[:, 87:].any() and not alone[front + 2, 70]
+    assert alone[60, 84] and alone[60, 50]
+    flush = _compartment(front)  # the same front without an overhang: a muscle's own front
+    assert (trim_fused_front(flush, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING, overhang_reach_mm=8.0) == flush).all()

@@ -196,7 +196,8 @@ def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing, ma
         mask = compartment.fatty_envelope(mask, allowed)
     # the narrower (upper-level) border: lateral of it lies erector spinae at every level
     border_mm = boundary.expected_border(facet_mm, covered=True)
-    trimmed = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing)
+    overhang_reach = None if maps.from_dixon else compartment.OVERHANG_FRONT_MM
+    trimmed = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing, overhang_reach)
     fused_front, mask = mask & ~trimmed, trimmed
     tip_row = fascia.spinous_tip_row(fat_fraction, maps.dark[k], lateral_mm, lamina_row, spacing[1])
     covered_back = fascia.covered_multifidus_back(mask, lateral_mm, border_mm, tip_row, spacing[1])
