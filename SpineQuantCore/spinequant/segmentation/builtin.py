@@ -55,21 +55,11 @@ def segment_canonical(
     for k in range(image.shape[0]):
         if not np.isfinite(anatomy.midline[k]) or not body[k].any():
             continue
-        for column, (side, name) in enumerate(SIDES):
+        for column, (side, _) in enumerate(SIDES):
             landmark = (anatomy.lamina[k, column] - row0, anatomy.facet[k, column])
             mid = anatomy.midline[k] - col0
             search = _label_side(
-                back_labels[k],
-                back_lean[k],
-                back_body[k],
-                back_maps,
-                k,
-                mid,
-                landmark,
-                side,
-                name,
-                spacing,
-                found[k, column],
+                back_labels[k], found[k, column], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, spacing
             )
             may_hold[k] |= search.allowed
             fused_front[box][k] |= search.fused_front
@@ -171,9 +161,10 @@ def _compartments(lean, body, anatomy: Anatomy, row0: int, col0: int, spacing) -
     return completed
 
 
-def _label_side(out, lean, body, maps, k, mid, landmark, side, name, spacing, mask) -> SideSearch:
+def _label_side(out, mask, lean, body, maps, k, mid, landmark, side, spacing) -> SideSearch:
     """Label one side of one slice in `out` from its compartment `mask`; returns where it searched and
     what it cut off the front."""
+    name = dict(SIDES)[side]
     lamina_row, facet_mm = landmark
     if not np.isfinite(lamina_row):
         return SideSearch(np.zeros(out.shape, bool), np.zeros(out.shape, bool))

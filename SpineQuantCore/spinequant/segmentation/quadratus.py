@@ -106,6 +106,7 @@ def label_quadratus(labels, lean, fat_fraction, body, midlines, laminae, spacing
     """Add QL labels (7 left, 8 right) to a canonical (K, J, I) label map, in place; returns it."""
     smooth = ndimage.gaussian_filter(fat_fraction, (0, SMOOTH_MM / spacing[1], SMOOTH_MM / spacing[0]))
     before = labels.copy()
+    max_gap = max(1, int(round(MAX_GAP_MM / spacing[2])))
     for column, (side, name) in enumerate(SIDES):
 
         def segment_slice(k, prior, column=column, side=side, name=name):
@@ -120,6 +121,5 @@ def label_quadratus(labels, lean, fat_fraction, body, midlines, laminae, spacing
         for k, mask in enumerate(masks):
             if mask is not None:
                 labels[k][mask & (before[k] == 0)] = LABEL_OF[f"quadratus_lumborum_{name}"]
-        max_gap = max(1, int(round(MAX_GAP_MM / spacing[2])))
         bridge_missed_slices(labels, LABEL_OF[f"quadratus_lumborum_{name}"], body, max_gap)
     return labels
