@@ -41,7 +41,7 @@ MIN_SOLIDITY = 0.6
 SCORE_OFFSET_MM = 20.0
 MIN_SLICES = 3  # a QL seen on fewer slices is not reliable enough to report
 # ... and one missed over up to 12 mm (3 slices of 4 mm) between found ones is bridged (phantom seeds
-# 0-3: a fat stripe through the QL on 3 slices of seed 1; QL 0.944-0.994 with 2 slices, 0.963-0.999)
+# 0-3: a fat stripe through the QL on 3 slices of seed 1; QL 0.944-0.994 with 2 slices, 0.965-0.999)
 MAX_GAP_MM = 12.0
 
 
