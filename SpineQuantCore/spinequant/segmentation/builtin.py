@@ -153,8 +153,18 @@ def _compartments(lean, body, anatomy: Anatomy, row0: int, col0: int, spacing) -
                 mid = anatomy.midline[k] - col0
                 found[k, column] = compartment.compartment_slice(lean[k], body[k], mid, lamina_row, side, spacing)
                 searched.append((k, column, side, mid, lamina_row))
+    completed = _with_supported_pieces(found, searched, lean, body, spacing, shrunk_only=False)
+    # a fatty muscle lost on several slices in a row: a slice still well under its neighbours' area
+    # takes pieces again, now vouched for by its completed neighbours
+    return _with_supported_pieces(completed, searched, lean, body, spacing, shrunk_only=True)
+
+
+def _with_supported_pieces(found, searched, lean, body, spacing, shrunk_only: bool) -> np.ndarray:
     completed = found.copy()
+    areas = found.sum(axis=(2, 3))
     for k, column, side, mid, lamina_row in searched:
+        if shrunk_only and not compartment.shrunk(areas[:, column], k, spacing[2]):
+            continue
         support = compartment.neighbour_support(found[:, column], k, spacing[2])
         candidate, _ = compartment.search_candidate(lean[k], body[k], mid, lamina_row, side, spacing)
         completed[k, column] = compartment.supported_pieces(found[k, column], candidate, support, spacing[0])

@@ -124,13 +124,26 @@ SUPPORT_REACH_MM = 8.0
 SUPPORT_SHARE = 0.5  # ... lying mostly where a neighbour has it
 
 
+SHRUNK_SHARE = 0.7  # a compartment under 70 % of its neighbours' mean area lost part of itself
+
+
+def _neighbours(k: int, count: int, spacing_z: float):
+    reach = int(SUPPORT_REACH_MM / spacing_z)
+    return [j for j in range(k - reach, k + reach + 1) if j != k and 0 <= j < count]
+
+
 def neighbour_support(found: np.ndarray, k: int, spacing_z: float) -> np.ndarray:
     """Where the slices within SUPPORT_REACH_MM of slice k (not k itself) have the compartment."""
-    reach = int(SUPPORT_REACH_MM / spacing_z)
-    near = [j for j in range(k - reach, k + reach + 1) if j != k and 0 <= j < found.shape[0]]
+    near = _neighbours(k, found.shape[0], spacing_z)
     if not near:
         return np.zeros(found.shape[1:], bool)
     return found[near].any(axis=0)
+
+
+def shrunk(areas: np.ndarray, k: int, spacing_z: float) -> bool:
+    """Whether slice k's compartment area is under SHRUNK_SHARE of its neighbours' mean."""
+    near = _neighbours(k, areas.shape[0], spacing_z)
+    return bool(near) and areas[k] < SHRUNK_SHARE * areas[near].mean()
 
 
 def supported_pieces(mask: np.ndarray, candidate: np.ndarray, support: np.ndarray, pixel: float) -> np.ndarray:
