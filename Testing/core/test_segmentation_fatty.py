@@ -1,9 +1,10 @@
-"""A severely fatty multifidus: recovered where its groove is fat (fatty.recover_multifidus) and
-widened to the erector spinae (fatty.fill_groove)."""
+"""A severely fatty multifidus: recovered where its groove is fat (fatty.recover_multifidus), the
+erector spinae's lean tissue given back (fatty.return_erector_lean) and widened to the erector spinae
+(fatty.fill_groove)."""
 
 import numpy as np
 
-from spinequant.segmentation.fatty import GROOVE_PLANE_MM, fill_groove, recover_multifidus
+from spinequant.segmentation.fatty import GROOVE_PLANE_MM, fill_groove, recover_multifidus, return_erector_lean
 
 SPACING = (1.0, 1.0, 4.0)
 MIDLINE = 20
@@ -71,3 +72,22 @@ def test_a_lean_piece_of_a_fatty_groove_is_recovered_as_a_fatty_multifidus():
     multifidus, _ = recover_multifidus(piece, erector, fat_fraction, allowed, lateral_mm, LAMINA_ROW, SPACING)
     assert multifidus[26:30, 27:30].all()  # the linked island joins it
     assert multifidus.sum() > 1.5 * piece.sum() and not (multifidus & erector).any()
+
+
+def test_a_corner_of_the_lean_erector_spinae_goes_back_from_a_fatty_multifidus():
+    # with no plane to follow, the seam gave a severely fatty multifidus a corner of the lean erector
+    # spinae; that corner is one lean piece with the erector spinae and goes back to it, while the
+    # multifidus's own lean islands (behind the fat plane between the muscles) stay
+    _, erector, fat_fraction, _, allowed, _, truth = _groove(0.5)
+    corner = np.zeros_like(truth)
+    corner[12:20, 40:46] = True
+    multifidus = truth | corner
+    own_lean = truth & (fat_fraction < 0.5)
+    out_multifidus, out_erector = return_erector_lean(multifidus, erector & ~corner, fat_fraction, allowed)
+    assert not out_multifidus[corner].any() and out_erector[corner].all()
+    assert out_multifidus[own_lean].all()
+    # a lean multifidus (its plane against the erector spinae missed too) is left alone
+    _, erector, fat_fraction, _, allowed, _, truth = _groove(0.1)
+    lean_multifidus = truth | corner
+    same, _ = return_erector_lean(lean_multifidus, erector & ~corner, fat_fraction, allowed)
+    assert (same == lean_multifidus).all()

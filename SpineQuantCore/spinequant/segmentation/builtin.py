@@ -212,6 +212,7 @@ def _label_side(out, mask, lean, body, maps, k, mid, landmark, side, spacing) ->
     clear_of_cut = ~compartment.restore_rim(fused_front, np.ones_like(fused_front), spacing[0])
     watery = (fat_fraction < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
     erector = compartment.restore_rim(erector, watery, spacing[0])
+    multifidus, erector = fatty.return_erector_lean(multifidus, erector, fat_fraction, allowed)
     multifidus = fatty.fill_groove(
         multifidus, erector, fat_fraction, maps.dark[k], allowed, lateral_mm, lamina_row, spacing
     )

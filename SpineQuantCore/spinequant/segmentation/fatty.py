@@ -105,6 +105,26 @@ def lean_share(muscle, fat_fraction, allowed) -> float:
     return float((fat_fraction[outline] < compartment.LEAN_FAT_FRACTION).mean())
 
 
+def return_erector_lean(multifidus, erector, fat_fraction, allowed):
+    """(multifidus, erector spinae) with the lean tissue of a severely fatty multifidus that is one
+    piece with the erector spinae's lean body given back to the erector spinae.
+
+    A mostly-fat multifidus shows no plane against the erector spinae, so the seam (drawn from
+    anatomy there) can cut off a corner of the lean erector spinae; the multifidus's own lean islands
+    lie apart from it, behind the fat plane between the muscles.
+    """
+    if not multifidus.any() or not erector.any():
+        return multifidus, erector
+    if lean_share(multifidus, fat_fraction, allowed) >= GROOVE_FILL_LEAN_SHARE:
+        return multifidus, erector
+    lean = (multifidus | erector) & (fat_fraction < compartment.LEAN_FAT_FRACTION)
+    pieces, count = ndimage.label(lean)
+    index = np.arange(1, count + 1)
+    mostly_erector = ndimage.sum_labels(lean & erector, pieces, index) >= 0.5 * ndimage.sum_labels(lean, pieces, index)
+    given = multifidus & np.isin(pieces, index[mostly_erector])
+    return multifidus & ~given, erector | given
+
+
 def fill_groove(multifidus, erector, fat_fraction, dark, allowed, lateral_mm, lamina_row: float, spacing):
     """The multifidus, widened to the erector spinae where it is severely fatty.
 
