@@ -145,28 +145,30 @@ def _compartments(lean, body, anatomy: Anatomy, row0: int, col0: int, spacing) -
     """Each slice's and side's posterior compartment (K, side, rows, columns) on the back crop: the
     slice's own search, then lean pieces that marbling fat cut off it where its neighbours have it."""
     found = np.zeros((lean.shape[0], len(SIDES)) + lean.shape[1:], bool)
-    searched = []
+    searched = []  # (slice, side column, the lean voxels searched there)
     for k in np.nonzero(np.isfinite(anatomy.midline) & body.any(axis=(1, 2)))[0]:
         for column, (side, _) in enumerate(SIDES):
             lamina_row = anatomy.lamina[k, column] - row0
             if np.isfinite(lamina_row):
                 mid = anatomy.midline[k] - col0
-                found[k, column] = compartment.compartment_slice(lean[k], body[k], mid, lamina_row, side, spacing)
-                searched.append((k, column, side, mid, lamina_row))
-    completed = _with_supported_pieces(found, searched, lean, body, spacing, shrunk_only=False)
+                candidate, region, lateral_mm = compartment.search_candidate(
+                    lean[k], body[k], mid, lamina_row, side, spacing
+                )
+                found[k, column] = compartment.compartment_slice(candidate, region, lateral_mm, body[k], spacing)
+                searched.append((k, column, candidate))
+    completed = _with_supported_pieces(found, searched, spacing, shrunk_only=False)
     # a fatty muscle lost on several slices in a row: a slice still well under its neighbours' area
     # takes pieces again, now vouched for by its completed neighbours
-    return _with_supported_pieces(completed, searched, lean, body, spacing, shrunk_only=True)
+    return _with_supported_pieces(completed, searched, spacing, shrunk_only=True)
 
 
-def _with_supported_pieces(found, searched, lean, body, spacing, shrunk_only: bool) -> np.ndarray:
+def _with_supported_pieces(found, searched, spacing, shrunk_only: bool) -> np.ndarray:
     completed = found.copy()
     areas = found.sum(axis=(2, 3))
-    for k, column, side, mid, lamina_row in searched:
+    for k, column, candidate in searched:
         if shrunk_only and not compartment.shrunk(areas[:, column], k, spacing[2]):
             continue
         support = compartment.neighbour_support(found[:, column], k, spacing[2])
-        candidate, _ = compartment.search_candidate(lean[k], body[k], mid, lamina_row, side, spacing)
         completed[k, column] = compartment.supported_pieces(found[k, column], candidate, support, spacing[0])
     return completed
 

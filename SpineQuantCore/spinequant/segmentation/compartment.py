@@ -112,11 +112,11 @@ def trim_lateral_tail(mask: np.ndarray, lateral_mm: np.ndarray) -> np.ndarray:
 
 def search_candidate(lean, body, midline: float, lamina_row: float, side: int, spacing):
     """(lean voxels where one side's compartment is searched: beside the midline, in the back, behind
-    the arch; the columns' lateral distances in mm)."""
+    the arch; that side's region beside the midline; the columns' lateral distances in mm)."""
     region, lateral_mm = side_region(lean.shape, midline, side, spacing[0], MIDLINE_GAP_MM)
     band = posterior_band(body, spacing[1], BACK_DEPTH_MM) & behind_lamina(lean.shape, lamina_row, spacing[1])
     band = band & outside_vertebral_arch(lateral_mm, lean.shape, lamina_row, spacing[1])
-    return lean & region & band, lateral_mm
+    return lean & region & band, region, lateral_mm
 
 
 # the compartment on slices this close (two 4 mm slices) vouches for lean pieces on a slice
@@ -170,25 +170,23 @@ def supported_pieces(mask: np.ndarray, candidate: np.ndarray, support: np.ndarra
 
 
 def compartment_slice(
-    lean: np.ndarray,
+    candidate: np.ndarray,
+    region: np.ndarray,
+    lateral_mm: np.ndarray,
     body: np.ndarray,
-    midline: float,
-    lamina_row: float,
-    side: int,
     spacing: Tuple[float, float, float],
 ) -> np.ndarray:
-    """Boolean mask of one side's posterior compartment on one slice (empty when not found)."""
+    """Boolean mask of one side's posterior compartment on one slice (empty when not found), from
+    what `search_candidate` gives for it."""
     pixel = spacing[0]
-    candidate, lateral_mm = search_candidate(lean, body, midline, lamina_row, side, spacing)
-    region = side_region(lean.shape, midline, side, spacing[0], MIDLINE_GAP_MM)[0]
     core = ndimage.binary_erosion(candidate, _disk_px(NECK_RADIUS_MM, pixel))
     labelled, count = ndimage.label(core)
     if count == 0:
-        return np.zeros_like(lean)
+        return np.zeros_like(candidate)
     strip = (lateral_mm >= SEED_STRIP_MM[0]) & (lateral_mm <= SEED_STRIP_MM[1])
-    overlap = ndimage.sum_labels(np.broadcast_to(strip[None, :], lean.shape), labelled, np.arange(1, count + 1))
+    overlap = ndimage.sum_labels(np.broadcast_to(strip[None, :], candidate.shape), labelled, np.arange(1, count + 1))
     if overlap.max() <= 0:
-        return np.zeros_like(lean)
+        return np.zeros_like(candidate)
     # every sizeable piece beside the spinous process: multifidus and erector spinae may be
     # separated by a fat plane and are both wanted
     chosen = np.isin(labelled, 1 + np.nonzero(overlap >= KEEP_OVERLAP_SHARE * overlap.max())[0])
@@ -199,7 +197,7 @@ def compartment_slice(
     mask = ndimage.binary_fill_holes(closed | grown) & region & body
     mask = trim_lateral_tail(trim_protrusions(mask, lateral_mm, pixel), lateral_mm)
     if mask.sum() * spacing[0] * spacing[1] < MIN_AREA_MM2:
-        return np.zeros_like(lean)
+        return np.zeros_like(candidate)
     return mask
 
 
