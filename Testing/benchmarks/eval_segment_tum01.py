@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "SpineQuantCore"))
 
 from spinequant.errors import InputError  # noqa: E402
+from spinequant.fat.methods import dixon_fat_fraction  # noqa: E402
 from spinequant.imageio import read_volume  # noqa: E402
 from spinequant.labels import DEFAULT_LABELS  # noqa: E402
 from spinequant.phantoms.axial import make_axial_phantom  # noqa: E402
@@ -52,6 +53,23 @@ def report(name: str, predicted: np.ndarray, reference: np.ndarray, spacing_kji,
     print(f"{name}: " + "  ".join(cells))
 
 
+def measures(name: str, predicted: np.ndarray, reference: np.ndarray, fat_fraction, spacing_kji, values) -> None:
+    """What the study reads off the masks: volume (ml) and mean Dixon fat fraction (%) per muscle,
+    automatic against expert (the Dixon fraction is measured on both, whatever the segmenter saw)."""
+    voxel_ml = float(np.prod(spacing_kji)) / 1000.0
+    cells = []
+    for value in values:
+        p, r = predicted == value, reference == value
+        if not p.any() or not r.any():
+            cells.append(f"{NAMES[value]} missing")
+            continue
+        cells.append(
+            f"{NAMES[value]} {p.sum() * voxel_ml:.0f}/{r.sum() * voxel_ml:.0f} ml "
+            f"FF {100 * fat_fraction[p].mean():.1f}/{100 * fat_fraction[r].mean():.1f} %"
+        )
+    print(f"   {name} (automatic/expert): " + "  ".join(cells))
+
+
 def tum01() -> None:
     case = Path(os.environ.get("SPINEQUANT_SHARED", ROOT.parent / "shared")) / "data" / "axial_dixon" / "TUM01"
     if not case.exists():
@@ -67,6 +85,7 @@ def tum01() -> None:
         reference[expert == int(value)] = value_of[name]
     image = water.with_array(water.array + fat.array)
     spacing_kji = tuple(image.spacing[::-1])
+    fat_fraction = dixon_fat_fraction(water.array, fat.array)
     for mode, kwargs in (("W+F alone", {}), ("water/fat", {"water": water, "fat": fat})):
         start = time.perf_counter()
         try:
@@ -79,6 +98,7 @@ def tum01() -> None:
         back = np.isin(result.labels.array, [1, 3]), np.isin(reference, [1, 3])
         back_r = np.isin(result.labels.array, [2, 4]), np.isin(reference, [2, 4])
         print(f"   compartment (MF+ES) Dice left {dice(*back):.3f} right {dice(*back_r):.3f}")
+        measures("volume, fat fraction", result.labels.array, reference, fat_fraction, spacing_kji, (1, 2, 3, 4))
 
 
 def lean_envelope_dice(phantom, value: int) -> float:
