@@ -2,7 +2,13 @@
 
 import numpy as np
 
-from spinequant.segmentation.compartment import ANTERIOR_REACH_MM, trim_fused_front
+from spinequant.segmentation.compartment import (
+    ANTERIOR_REACH_MM,
+    bridge_fused_gaps,
+    cut_front,
+    front_fused,
+    trim_fused_front,
+)
 
 SPACING = (1.0, 1.0, 4.0)
 LAMINA_ROW = 20.0
@@ -60,3 +66,28 @@ def test_single_image_a_front_overhanging_the_lateral_tip_near_the_limit_is_fuse
     assert alone[60, 84] and alone[60, 50]
     flush = _compartment(front)  # the same front without an overhang: a muscle's own front
     assert (trim_fused_front(flush, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING, overhang_reach_mm=8.0) == flush).all()
+
+
+def test_a_fused_front_is_bridged_over_slices_that_missed_it():
+    # 4 mm slices: a run of up to 16 mm (4 slices) between slices that found the front fused is fused
+    found = np.zeros(14, bool)
+    found[[1, 6, 12]] = True
+    bridged = bridge_fused_gaps(found, 4.0)
+    assert bridged[1:7].all()  # four slices between slices 1 and 6
+    assert not bridged[7:12].any()  # five slices: too long a gap
+    assert not bridged[0] and not bridged[13]  # never beyond the first and the last that found it
+    thin = np.zeros(12, bool)  # the gap is reckoned in mm: eight 2 mm slices are bridged, nine are not
+    thin[[0, 9]] = True
+    assert bridge_fused_gaps(thin, 2.0)[:10].all()
+    thin[9], thin[10] = False, True
+    assert not bridge_fused_gaps(thin, 2.0)[1:10].any()
+
+
+def test_a_bridged_slice_is_cut_along_the_same_line_as_its_neighbours():
+    front = int(LAMINA_ROW) + 2  # this slice's own front stopped 7 mm behind the arch limit
+    bounded = _compartment(front)
+    assert not front_fused(bounded, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING)
+    out = cut_front(bounded, LATERAL_MM, LAMINA_ROW, BORDER_MM, SPACING)
+    assert not out[30, 80] and out[50, 80]  # in front of the line to the tip's mid-depth: cut
+    assert out[front, 30] and (out[:, :26] == bounded[:, :26]).all()  # the front near the border stays
+    assert not (out & ~bounded).any()

@@ -52,18 +52,24 @@ def segment_canonical(
     fused_front = np.zeros(image.shape, bool)  # lean tissue cut off the erector spinae's front
     anatomy.front_from_anatomy = np.zeros((image.shape[0], len(SIDES)), bool)
     found = _compartments(back_lean, back_body, anatomy, row0, col0, spacing)
+    prepared = {}  # (slice, side column): the side's compartment, ready for its split
     for k in range(image.shape[0]):
         if not np.isfinite(anatomy.midline[k]) or not body[k].any():
             continue
         for column, (side, _) in enumerate(SIDES):
             landmark = (anatomy.lamina[k, column] - row0, anatomy.facet[k, column])
             mid = anatomy.midline[k] - col0
-            search = _label_side(
-                back_labels[k], found[k, column], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, spacing
+            prepared[k, column] = _prepare_side(
+                found[k, column], back_lean[k], back_body[k], back_maps, k, mid, landmark, side, spacing
             )
-            may_hold[k] |= search.allowed
-            fused_front[box][k] |= search.fused_front
-            anatomy.front_from_anatomy[k, column] = search.fused_front.any()
+    fused = _fused_fronts(prepared, image.shape[0], spacing)
+    for (k, column), side_mask in prepared.items():
+        side = SIDES[column][0]
+        landmark = (anatomy.lamina[k, column] - row0, anatomy.facet[k, column])
+        search = _label_side(back_labels[k], side_mask, fused[k, column], back_maps, k, landmark, side, spacing)
+        may_hold[k] |= search.allowed
+        fused_front[box][k] |= search.fused_front
+        anatomy.front_from_anatomy[k, column] = search.fused_front.any()
     back_pairs = [(LABEL_OF[f"multifidus_{name}"], LABEL_OF[f"erector_spinae_{name}"]) for _, name in SIDES]
     # the vote adds only where the slice's own search could have put muscle (same limits)
     compartment.consistent_outline(back_labels, back_pairs, may_hold, spacing)  # in place, on the crop
@@ -173,13 +179,19 @@ def _with_supported_pieces(found, searched, spacing, shrunk_only: bool) -> np.nd
     return completed
 
 
-def _label_side(out, mask, lean, body, maps, k, mid, landmark, side, spacing) -> SideSearch:
-    """Label one side of one slice in `out` from its compartment `mask`; returns where it searched and
-    what it cut off the front."""
-    name = dict(SIDES)[side]
+class PreparedSide(NamedTuple):
+    mask: np.ndarray  # the side's compartment on one slice, its fused front not yet cut
+    allowed: np.ndarray  # where the side's back muscles may lie
+    lateral_mm: np.ndarray  # the columns' lateral distances from the midline
+    border_mm: float  # the multifidus border expected at the lamina (covered levels)
+    fused: bool  # the slice's own test found lean tissue fused to the erector spinae's front
+
+
+def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Optional[PreparedSide]:
+    """One side's compartment on one slice made ready for its split (None where no lamina is seen)."""
     lamina_row, facet_mm = landmark
     if not np.isfinite(lamina_row):
-        return SideSearch(np.zeros(out.shape, bool), np.zeros(out.shape, bool))
+        return None
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
     fat_fraction = maps.fat_fraction[k]
@@ -200,8 +212,32 @@ def _label_side(out, mask, lean, body, maps, k, mid, landmark, side, spacing) ->
     # the narrower (upper-level) border: lateral of it lies erector spinae at every level
     border_mm = boundary.expected_border(facet_mm, covered=True)
     overhang_reach = None if maps.from_dixon else compartment.OVERHANG_FRONT_MM
-    trimmed = compartment.trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing, overhang_reach)
+    fused = compartment.front_fused(mask, lateral_mm, lamina_row, border_mm, spacing, overhang_reach)
+    return PreparedSide(mask, allowed, lateral_mm, border_mm, fused)
+
+
+def _fused_fronts(prepared, n_slices: int, spacing) -> np.ndarray:
+    """Per slice and side: the erector spinae's front is fused, by the slice's own test or bridged
+    between slices that found it (compartment.bridge_fused_gaps)."""
+    fused = np.zeros((n_slices, len(SIDES)), bool)
+    for (k, column), side_mask in prepared.items():
+        fused[k, column] = side_mask is not None and side_mask.fused
+    for column in range(len(SIDES)):
+        fused[:, column] = compartment.bridge_fused_gaps(fused[:, column], spacing[2])
+    return fused
+
+
+def _label_side(out, prepared: Optional[PreparedSide], fused: bool, maps, k, landmark, side, spacing) -> SideSearch:
+    """Label one side of one slice in `out` from its prepared compartment; returns where it searched
+    and what it cut off the front (`fused`: cut the front, see _fused_fronts)."""
+    if prepared is None:
+        return SideSearch(np.zeros(out.shape, bool), np.zeros(out.shape, bool))
+    name = dict(SIDES)[side]
+    lamina_row, facet_mm = landmark
+    mask, allowed, lateral_mm, border_mm = prepared.mask, prepared.allowed, prepared.lateral_mm, prepared.border_mm
+    trimmed = compartment.cut_front(mask, lateral_mm, lamina_row, border_mm, spacing) if fused else mask
     fused_front, mask = mask & ~trimmed, trimmed
+    fat_fraction = maps.fat_fraction[k]
     tip_row = fascia.spinous_tip_row(fat_fraction, maps.dark[k], lateral_mm, lamina_row, spacing[1])
     covered_back = fascia.covered_multifidus_back(mask, lateral_mm, border_mm, tip_row, spacing[1])
     multifidus, erector = split.split_compartment(mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back)
