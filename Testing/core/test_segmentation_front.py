@@ -1,4 +1,5 @@
-"""Erector spinae front when quadratus lumborum / aponeurosis is fused to it (compartment.trim_fused_front)."""
+"""Erector spinae front when quadratus lumborum / aponeurosis is fused to it (compartment.front_fused,
+cut_front, bridge_fused_gaps)."""
 
 import numpy as np
 
@@ -7,13 +8,19 @@ from spinequant.segmentation.compartment import (
     bridge_fused_gaps,
     cut_front,
     front_fused,
-    trim_fused_front,
 )
 
 SPACING = (1.0, 1.0, 4.0)
 LAMINA_ROW = 20.0
 BORDER_MM = 25.0  # the multifidus / erector spinae border expected from the facet
 LATERAL_MM = np.arange(100, dtype=float)  # column = mm from the midline on this side
+
+
+def trim_fused_front(mask, lateral_mm, lamina_row, border_mm, spacing, overhang_reach_mm=None):
+    """What one slice does on its own: cut the front where its own test finds it fused."""
+    if front_fused(mask, lateral_mm, lamina_row, border_mm, spacing, overhang_reach_mm):
+        return cut_front(mask, lateral_mm, lamina_row, border_mm, spacing)
+    return mask
 
 
 def _compartment(front_row: int) -> np.ndarray:

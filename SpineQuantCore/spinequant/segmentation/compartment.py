@@ -210,21 +210,6 @@ TIP_MARGIN_MM = 2.0  # a fused front is cut this far beyond the tip (its outline
 OVERHANG_FRONT_MM = 8.0
 
 
-def trim_fused_front(
-    mask: np.ndarray,
-    lateral_mm: np.ndarray,
-    lamina_row: float,
-    border_mm: float,
-    spacing,
-    overhang_reach_mm: Optional[float] = None,
-):
-    """Cut lean tissue fused to the erector spinae's front along the muscle's anatomical front surface:
-    `cut_front` where `front_fused` finds the front fused, else the mask unchanged."""
-    if front_fused(mask, lateral_mm, lamina_row, border_mm, spacing, overhang_reach_mm):
-        return cut_front(mask, lateral_mm, lamina_row, border_mm, spacing)
-    return mask
-
-
 def front_fused(
     mask: np.ndarray,
     lateral_mm: np.ndarray,
