@@ -8,7 +8,7 @@ fat-infiltrated parts that no longer look like muscle (shape, not intensity).
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 from scipy import ndimage
@@ -228,17 +228,16 @@ def front_fused(
     a front that reaches over TIP_MARGIN_MM beyond the lateral tip is fused tissue when it stops within
     this distance of the limit (behind it, a fat plane the image does show may have stopped it).
     """
-    tip = _lateral_tip(mask, lateral_mm, border_mm)
-    if tip is None:
+    frame = _front_frame(mask, lateral_mm, lamina_row, border_mm, spacing)
+    if frame is None:
         return False
-    outermost, _ = tip
-    limit_row = lamina_row - ANTERIOR_REACH_MM / spacing[1]
-    lateral = mask.any(axis=0) & (lateral_mm > border_mm)
+    lateral = frame.lateral
     reach_mm = FRONT_AT_LIMIT_MM
-    if overhang_reach_mm is not None and lateral.any() and lateral_mm[lateral].max() > outermost + TIP_MARGIN_MM:
+    overhanging = lateral.any() and lateral_mm[lateral].max() > frame.outermost + TIP_MARGIN_MM
+    if overhang_reach_mm is not None and overhanging:
         reach_mm = overhang_reach_mm
     tolerance = max(1, int(round(reach_mm / spacing[1])))
-    at_limit = lateral & (np.argmax(mask, axis=0) <= np.ceil(limit_row) + tolerance)
+    at_limit = lateral & (np.argmax(mask, axis=0) <= np.ceil(frame.limit_row) + tolerance)
     return bool(at_limit.sum() * spacing[0] >= MIN_FUSED_WIDTH_MM)
 
 
@@ -269,22 +268,28 @@ def cut_front(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, borde
     taken as the line from the multifidus border `border_mm` at the arch limit row to the mid-depth of
     the lateral tip; what lies beyond the tip is cut too.
     """
-    tip = _lateral_tip(mask, lateral_mm, border_mm)
-    if tip is None:
+    frame = _front_frame(mask, lateral_mm, lamina_row, border_mm, spacing)
+    if frame is None:
         return mask
-    outermost, tip_row = tip
-    limit_row = lamina_row - ANTERIOR_REACH_MM / spacing[1]
-    lateral = mask.any(axis=0) & (lateral_mm > border_mm)
-    front = limit_row + (tip_row - limit_row) * (lateral_mm - border_mm) / (outermost - border_mm)
+    limit_row, outermost = frame.limit_row, frame.outermost
+    front = limit_row + (frame.tip_row - limit_row) * (lateral_mm - border_mm) / (outermost - border_mm)
     rows = np.arange(mask.shape[0])[:, None]
     beyond_tip = lateral_mm > outermost + TIP_MARGIN_MM
-    return mask & ~(lateral[None, :] & (rows < np.ceil(front)[None, :])) & ~beyond_tip[None, :]
+    return mask & ~(frame.lateral[None, :] & (rows < np.ceil(front)[None, :])) & ~beyond_tip[None, :]
 
 
-def _lateral_tip(mask: np.ndarray, lateral_mm: np.ndarray, border_mm: float) -> Optional[Tuple[float, float]]:
-    """(lateral reach in mm, mid-depth row) of the compartment's lateral tip, read on its back half:
-    fused tissue in front can reach further out than the muscle. None where the compartment reaches
-    no more than TIP_WIDTH_MM beyond the multifidus border (nothing lateral to cut)."""
+class FrontFrame(NamedTuple):
+    outermost: float  # lateral reach (mm) of the compartment's back half: the muscle's lateral tip
+    tip_row: float  # mid-depth row of the tip (the lateral raphe)
+    limit_row: float  # the arch limit's row (`behind_lamina`)
+    lateral: np.ndarray  # columns holding compartment lateral of the multifidus border
+
+
+def _front_frame(mask, lateral_mm, lamina_row: float, border_mm: float, spacing) -> Optional[FrontFrame]:
+    """What the erector spinae's front is judged and cut by, on one side of one slice. The tip is read
+    on the compartment's back half: fused tissue in front can reach further out than the muscle. None
+    where the compartment reaches no more than TIP_WIDTH_MM beyond the multifidus border (nothing
+    lateral to cut)."""
     rows_held = np.nonzero(mask.any(axis=1))[0]
     if rows_held.size == 0:
         return None
@@ -294,7 +299,12 @@ def _lateral_tip(mask: np.ndarray, lateral_mm: np.ndarray, border_mm: float) -> 
     if outermost <= border_mm + TIP_WIDTH_MM:
         return None
     tip_rows = np.nonzero(mask[:, columns[lateral_mm[columns] >= outermost - TIP_WIDTH_MM]].any(axis=1))[0]
-    return float(outermost), 0.5 * (tip_rows.min() + tip_rows.max())
+    return FrontFrame(
+        float(outermost),
+        0.5 * (tip_rows.min() + tip_rows.max()),
+        lamina_row - ANTERIOR_REACH_MM / spacing[1],
+        mask.any(axis=0) & (lateral_mm > border_mm),
+    )
 
 
 def cut_off_lean(
