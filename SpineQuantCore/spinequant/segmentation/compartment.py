@@ -250,13 +250,17 @@ FUSED_GAP_MM = 16.0
 def bridge_fused_gaps(fused: np.ndarray, spacing_z: float) -> np.ndarray:
     """Per slice (one side): fused where the slice's own test said so, or where a run of up to
     FUSED_GAP_MM of slices without it lies between two slices with it."""
-    max_gap = max(1, int(round(FUSED_GAP_MM / spacing_z)))
-    bridged = fused.copy()
-    found = np.flatnonzero(fused)
-    for before, after in zip(found[:-1], found[1:]):
-        if 1 < after - before <= max_gap + 1:
-            bridged[before + 1 : after] = True
-    return bridged
+    return fused | bridged_gaps(fused, max(1, int(round(FUSED_GAP_MM / spacing_z))))
+
+
+def bridged_gaps(present: np.ndarray, max_gap: int) -> np.ndarray:
+    """Along axis 0 (slices): where a run of up to `max_gap` slices lies between two slices that both
+    have it (per element, so a mask's voxels bridge on their own)."""
+    shared = np.zeros_like(present)
+    for gap in range(1, max_gap + 1):
+        for k in range(1, present.shape[0] - gap):
+            shared[k : k + gap] |= present[k - 1] & present[k + gap]
+    return shared
 
 
 def cut_front(mask: np.ndarray, lateral_mm: np.ndarray, lamina_row: float, border_mm: float, spacing) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..labels import LABEL_OF
+from .compartment import bridged_gaps
 from .lean_muscle import SIDES, SMOOTH_MM, Blob, Frame, muscle_in_window, slice_frame, track_slices, window
 
 WINDOW_LATERAL_MM = (30.0, 125.0)
@@ -94,11 +95,7 @@ def bridge_missed_slices(labels: np.ndarray, value: int, body: np.ndarray, max_g
     can hide it on a slice or two (phantom: whole slices missed, their neighbours found). In place.
     """
     present = labels == value
-    shared = np.zeros_like(present)
-    for gap in range(1, max_gap + 1):
-        for k in range(1, present.shape[0] - gap):
-            shared[k : k + gap] |= present[k - 1] & present[k + gap]
-    labels[shared & ~present & (labels == 0) & body] = value
+    labels[bridged_gaps(present, max_gap) & ~present & (labels == 0) & body] = value
     return labels
 
 
