@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from ..labels import LABEL_OF
 from . import body as body_module
-from . import boundary, compartment, fascia, fatty, landmarks, midline, psoas, quadratus, split, tissue
+from . import boundary, compartment, fascia, fatty, landmarks, midline, psoas, quadratus, split, strands, tissue
 
 SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
 SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
@@ -74,6 +74,7 @@ def segment_canonical(
     # the vote adds only where the slice's own search could have put muscle (same limits)
     compartment.consistent_outline(back_labels, back_pairs, may_hold, spacing)  # in place, on the crop
     split.consistent_across_slices(back_labels, back_pairs, spacing)
+    strands.remove_thin_strands(back_labels, [value for pair in back_pairs for value in pair], spacing)
     if maps.from_dixon:
         split.clear_fat_seam(back_labels, back_pairs, back_maps.fat_fraction)
     # the band cut off the erector spinae's front lies behind the transverse processes: never psoas
