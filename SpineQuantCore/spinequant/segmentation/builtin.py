@@ -65,8 +65,7 @@ def segment_canonical(
     fused = _fused_fronts(prepared, image.shape[0], spacing)
     for (k, column), side_mask in prepared.items():
         side = SIDES[column][0]
-        landmark = (anatomy.lamina[k, column] - row0, anatomy.facet[k, column])
-        search = _label_side(back_labels[k], side_mask, fused[k, column], back_maps, k, landmark, side, spacing)
+        search = _label_side(back_labels[k], side_mask, fused[k, column], back_maps, k, side, spacing)
         may_hold[k] |= search.allowed
         fused_front[box][k] |= search.fused_front
         anatomy.front_from_anatomy[k, column] = search.fused_front.any()
@@ -186,6 +185,8 @@ class PreparedSide(NamedTuple):
     lateral_mm: np.ndarray  # the columns' lateral distances from the midline
     border_mm: float  # the multifidus border expected at the lamina (covered levels)
     fused: bool  # the slice's own test found lean tissue fused to the erector spinae's front
+    lamina_row: float  # the lamina's row on the back crop
+    facet_mm: float  # the facet's lateral reach
 
 
 def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Optional[PreparedSide]:
@@ -214,7 +215,7 @@ def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Op
     border_mm = boundary.expected_border(facet_mm, covered=True)
     overhang_reach = None if maps.from_dixon else compartment.OVERHANG_FRONT_MM
     fused = compartment.front_fused(mask, lateral_mm, lamina_row, border_mm, spacing, overhang_reach)
-    return PreparedSide(mask, allowed, lateral_mm, border_mm, fused)
+    return PreparedSide(mask, allowed, lateral_mm, border_mm, fused, lamina_row, facet_mm)
 
 
 def _fused_fronts(prepared, n_slices: int, spacing) -> np.ndarray:
@@ -228,13 +229,13 @@ def _fused_fronts(prepared, n_slices: int, spacing) -> np.ndarray:
     return fused
 
 
-def _label_side(out, prepared: Optional[PreparedSide], fused: bool, maps, k, landmark, side, spacing) -> SideSearch:
+def _label_side(out, prepared: Optional[PreparedSide], fused: bool, maps, k, side, spacing) -> SideSearch:
     """Label one side of one slice in `out` from its prepared compartment; returns where it searched
     and what it cut off the front (`fused`: cut the front, see _fused_fronts)."""
     if prepared is None:
         return SideSearch(np.zeros(out.shape, bool), np.zeros(out.shape, bool))
     name = dict(SIDES)[side]
-    lamina_row, facet_mm = landmark
+    lamina_row, facet_mm = prepared.lamina_row, prepared.facet_mm
     mask, allowed, lateral_mm, border_mm = prepared.mask, prepared.allowed, prepared.lateral_mm, prepared.border_mm
     trimmed = compartment.cut_front(mask, lateral_mm, lamina_row, border_mm, spacing) if fused else mask
     fused_front, mask = mask & ~trimmed, trimmed

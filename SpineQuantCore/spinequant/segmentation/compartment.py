@@ -250,7 +250,12 @@ FUSED_GAP_MM = 16.0
 def bridge_fused_gaps(fused: np.ndarray, spacing_z: float) -> np.ndarray:
     """Per slice (one side): fused where the slice's own test said so, or where a run of up to
     FUSED_GAP_MM of slices without it lies between two slices with it."""
-    return fused | bridged_gaps(fused, max(1, int(round(FUSED_GAP_MM / spacing_z))))
+    return fused | bridged_gaps(fused, gap_slices(FUSED_GAP_MM, spacing_z))
+
+
+def gap_slices(gap_mm: float, spacing_z: float) -> int:
+    """The number of slices (at least one) that a gap of `gap_mm` along the spine spans."""
+    return max(1, int(round(gap_mm / spacing_z)))
 
 
 def bridged_gaps(present: np.ndarray, max_gap: int) -> np.ndarray:

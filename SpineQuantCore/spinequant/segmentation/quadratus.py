@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..labels import LABEL_OF
-from .compartment import bridged_gaps
+from .compartment import bridged_gaps, gap_slices
 from .lean_muscle import SIDES, SMOOTH_MM, Blob, Frame, muscle_in_window, slice_frame, track_slices, window
 
 WINDOW_LATERAL_MM = (30.0, 125.0)
@@ -103,7 +103,7 @@ def label_quadratus(labels, lean, fat_fraction, body, midlines, laminae, spacing
     """Add QL labels (7 left, 8 right) to a canonical (K, J, I) label map, in place; returns it."""
     smooth = ndimage.gaussian_filter(fat_fraction, (0, SMOOTH_MM / spacing[1], SMOOTH_MM / spacing[0]))
     before = labels.copy()
-    max_gap = max(1, int(round(MAX_GAP_MM / spacing[2])))
+    max_gap = gap_slices(MAX_GAP_MM, spacing[2])
     for column, (side, name) in enumerate(SIDES):
 
         def segment_slice(k, prior, column=column, side=side, name=name):
