@@ -97,7 +97,7 @@ def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_phantom_every_muscle_on_every_seed_with_either_input(seed):
     # the must-show: Dice >= 0.95 for every muscle. Measured (seeds 0-3, one image and Dixon) MF
-    # 0.950-0.970, ES 0.963-0.990, psoas 0.975-0.995, QL 0.965-0.999; the floor leaves room for
+    # 0.955-0.971, ES 0.963-0.987, psoas 0.975-0.995, QL 0.965-0.999; the floor leaves room for
     # library versions (seed 0 with Dixon is checked above with tighter floors)
     phantom = make_axial_phantom(seed=seed)
     for result in (segment(phantom.image), segment(phantom.image, phantom.water, phantom.fat)):
@@ -112,6 +112,15 @@ def test_phantom_severely_fatty_multifidus_is_recovered():
         # measured 0.927/0.929 here, 0.925/0.923 on 24 slices (the seam errs by a few mm on single
         # slices: a fatty multifidus shows no plane against the erector spinae). Target 0.95
         assert dice(result.labels.array == value, fatty.labels.array == value) > 0.9, value
+
+
+def test_phantom_fatty_multifidus_with_dixon_keeps_the_seam_its_neighbours_saw():
+    # with water and fat, a fat patch merged with the plane hides the seam on six slices in a row on
+    # the left (seed 0); the neighbouring slices' plane holds it: MF 0.906/0.932 -> 0.942/0.946
+    fatty = make_axial_phantom(seed=0, fat_infiltration={"multifidus": 0.6})
+    result = segment(fatty.image, water=fatty.water, fat=fatty.fat)
+    for value in (1, 2):
+        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.935, value
 
 
 def test_cli_segment_writes_labels_on_the_image_grid(tmp_path, phantom):
@@ -170,7 +179,7 @@ def test_tum01_dixon_back_muscles_overlap_expert():
         reference[expert == int(value)] = to_project[name]
     image = water.with_array(water.array + fat.array)
     # regression floors just below what is measured (eval_segment_tum01.py): W+F alone MF 0.781/0.822,
-    # ES 0.883/0.866; with water/fat MF 0.855/0.871, ES 0.911/0.928. Targets: MF 0.85, ES 0.88.
+    # ES 0.883/0.866; with water/fat MF 0.854/0.871, ES 0.911/0.928. Targets: MF 0.85, ES 0.88.
     # (Without removing thin strands, water/fat MF read 0.842/0.864.)
     floors_alone = {1: 0.775, 2: 0.815, 3: 0.875, 4: 0.86}
     floors_dixon = {1: 0.85, 2: 0.865, 3: 0.905, 4: 0.924}

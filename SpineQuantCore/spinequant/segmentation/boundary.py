@@ -71,11 +71,15 @@ def row_gaps(mask: np.ndarray) -> np.ndarray:
     return from_left & from_right & ~mask
 
 
-def node_costs(mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None) -> np.ndarray:
+def node_costs(
+    mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None, seen_line=None
+) -> np.ndarray:
     """Cost of the seam passing each voxel of the mask's bounding rows (rows x columns).
 
     `covered_back`: at a level where the erector spinae covers the multifidus, the row (in these
-    rows) beyond which the multifidus does not reach; None at the open levels.
+    rows) beyond which the multifidus does not reach; None at the open levels. `seen_line`: per row,
+    where neighbouring slices saw the seam on a plane (lateral mm, NaN where not); at the open levels
+    it replaces the anatomical line on those rows.
     """
     # planes cut out of the compartment (gaps within a row) count: they are what separates the muscles
     inner = ndimage.distance_transform_edt(mask | row_gaps(mask), sampling=(spacing[1], spacing[0])) > EDGE_MM
@@ -89,6 +93,8 @@ def node_costs(mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optio
         last = medial_rows.max() if medial_rows.size else 0
         back_mm = min(last, covered_back) * spacing[1]
     line = expected_line(rows_mm, border, back_mm)
+    if seen_line is not None and not covered:
+        line = np.where(np.isfinite(seen_line), seen_line, line)
     return prior_penalty(lateral_mm, rows_mm, line) - PLANE_REWARD * plane
 
 
@@ -128,19 +134,48 @@ def snap_to_plane(seam: np.ndarray, relief: np.ndarray, spacing) -> np.ndarray:
     return np.where(window.max(axis=1) >= PLANE_FULL, fattest, seam)
 
 
-def medial_of_seam(mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None) -> np.ndarray:
+def medial_of_seam(
+    mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None, seen_line=None
+) -> np.ndarray:
     """Multifidus part of the compartment mask: voxels medial of the optimal seam (`covered_back`:
-    the row of the multifidus's back where the erector spinae covers it, None at the open levels)."""
+    the row of the multifidus's back where the erector spinae covers it, None at the open levels;
+    `seen_line`: per row of the mask, the seam seen on neighbouring slices, see node_costs)."""
+    found = _seam(mask, relief, lateral_mm, anchor_mm, spacing, covered_back, seen_line)
+    if found is None:
+        return np.zeros_like(mask)
+    box, seam = found
+    lateral = lateral_mm[box[1]]
+    medial = np.zeros_like(mask)
+    medial[box] = lateral[None, :] < lateral[seam][:, None]
+    return medial & mask
+
+
+def seam_on_planes(mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None) -> np.ndarray:
+    """Per row of the mask: the seam's lateral position (mm) where a clear plane holds it (within
+    a voxel), NaN elsewhere: what this slice shows its neighbours of the boundary."""
+    seen = np.full(mask.shape[0], np.nan)
+    found = _seam(mask, relief, lateral_mm, anchor_mm, spacing, covered_back)
+    if found is None:
+        return seen
+    box, seam = found
+    rows = np.arange(seam.size)
+    columns = np.clip(seam[:, None] + np.arange(-1, 2)[None, :], 0, box[1].stop - box[1].start - 1)
+    on_plane = relief[box][rows[:, None], columns].max(axis=1) >= PLANE_FULL
+    on_plane &= mask[box].any(axis=1)
+    seen[box[0]][on_plane] = lateral_mm[box[1]][seam[on_plane]]
+    return seen
+
+
+def _seam(mask, relief, lateral_mm, anchor_mm, spacing, covered_back=None, seen_line=None):
+    """(box, seam column per box row) of the optimal seam through the mask, None if it is empty."""
     rows, columns = np.nonzero(mask)
     if rows.size == 0:
-        return np.zeros_like(mask)
+        return None
     # one spare column each side: a seam there gives a row wholly to one muscle
     box = (slice(rows.min(), rows.max() + 1), slice(max(columns.min() - 1, 0), columns.max() + 2))
     lateral = lateral_mm[box[1]]
     back = None if covered_back is None else covered_back - box[0].start
-    costs = node_costs(mask[box], relief[box], lateral, anchor_mm, spacing, back)
+    line = None if seen_line is None else seen_line[box[0]]
+    costs = node_costs(mask[box], relief[box], lateral, anchor_mm, spacing, back, line)
     seam = cheapest_seam(costs, spacing)
-    seam = snap_to_plane(seam, relief[box], spacing)
-    medial = np.zeros_like(mask)
-    medial[box] = lateral[None, :] < lateral[seam][:, None]
-    return medial & mask
+    return box, snap_to_plane(seam, relief[box], spacing)
