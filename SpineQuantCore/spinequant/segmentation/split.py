@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import boundary
-from .compartment import LEAN_FAT_FRACTION, PLANE_RADIUS_MM
+from .compartment import LEAN_FAT_FRACTION, PLANE_RADIUS_MM, gap_slices
 
 GROOVE_MM = (4.0, 14.0)  # multifidus seed: beside the spinous process ...
 GROOVE_DEPTH_MM = 12.0  # ... just behind the lamina
@@ -23,8 +23,8 @@ PLANE_LENGTH_MM = 4.0  # the plane between the muscles is centimetres long, marb
 # 0.832/0.858, 0.844/0.863, 0.843/0.864, 0.844/0.862 (phantom: 8 mm +0.00-+0.03 against 4 mm)
 BOUNDARY_SMOOTH_MM = 8.0
 # where the plane is hidden (marbling fat merged with it), the seam's prior on each row is where the
-# slices within 12 mm saw it on a plane (at least two of them); phantom 60 % multifidus with Dixon
-# 0.906-0.944 -> 0.928-0.946, TUM01 within 0.003
+# slices within 12 mm saw it on a plane (at least two of them; with water and fat, see
+# builtin._seen_seams); phantom 60 % multifidus 0.906-0.944 -> 0.928-0.946, TUM01 within 0.001
 SEEN_REACH_MM = 12.0
 SEEN_MIN_SLICES = 2
 
@@ -91,7 +91,7 @@ def seen_lines(on_planes: np.ndarray, spacing_z: float) -> np.ndarray:
     SEEN_REACH_MM along the spine (this slice too), where at least SEEN_MIN_SLICES saw one; NaN
     elsewhere. The boundary moves a few mm per cm; where marbling fat hides the plane on a run of
     slices, the slices around it still show where it runs."""
-    reach = int(round(SEEN_REACH_MM / spacing_z))
+    reach = gap_slices(SEEN_REACH_MM, spacing_z)
     lines = np.full(on_planes.shape, np.nan)
     for k in range(on_planes.shape[0]):
         near = on_planes[max(0, k - reach) : k + reach + 1]
