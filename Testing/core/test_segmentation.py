@@ -94,33 +94,18 @@ def test_phantom_dixon_finds_every_paraspinal_muscle_on_the_right_side(phantom):
     assert (result.quality["hints"] == "").all()  # the phantom's fronts have fascia: none drawn from anatomy
 
 
+@pytest.mark.parametrize("fat_infiltration", [None, {"multifidus": 0.6}], ids=["default", "fatty MF 60 %"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_phantom_every_muscle_on_every_seed_with_either_input(seed):
-    # the must-show: Dice >= 0.95 for every muscle. Measured (seeds 0-3, one image and Dixon) MF
-    # 0.955-0.971, ES 0.963-0.987, psoas 0.975-0.995, QL 0.965-0.999; the floor leaves room for
-    # library versions (seed 0 with Dixon is checked above with tighter floors)
-    phantom = make_axial_phantom(seed=seed)
+def test_phantom_every_muscle_on_every_seed_with_either_input(seed, fat_infiltration):
+    # the must-show: Dice >= 0.95 for every muscle, with a severely (60 %) fatty multifidus too.
+    # Measured (seeds 0-3, one image and Dixon): default MF 0.958-0.972, ES 0.962-0.987, psoas
+    # 0.975-0.995, QL 0.965-0.999; 60 % MF 0.954-0.972 (0.928-0.946 before the nearby slices' lean
+    # islands), ES 0.962-0.987. The floor leaves room for library versions (seed 0 with Dixon is
+    # checked above with tighter floors)
+    phantom = make_axial_phantom(seed=seed, fat_infiltration=fat_infiltration)
     for result in (segment(phantom.image), segment(phantom.image, phantom.water, phantom.fat)):
         for value in range(1, 9):
             assert dice(result.labels.array == value, phantom.labels.array == value) > 0.945, value
-
-
-def test_phantom_severely_fatty_multifidus_is_recovered():
-    fatty = make_axial_phantom(seed=0, n_slices=10, fat_infiltration={"multifidus": 0.6})
-    result = segment(fatty.image)  # the single fat-bright image alone
-    for value in (1, 2):
-        # measured 0.936/0.935 here, 0.930/0.931 on 24 slices (the seam errs by a few mm on single
-        # slices: a fatty multifidus shows no plane against the erector spinae). Target 0.95
-        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.9, value
-
-
-def test_phantom_fatty_multifidus_with_dixon_keeps_the_seam_its_neighbours_saw():
-    # with water and fat, a fat patch merged with the plane hides the seam on six slices in a row on
-    # the left (seed 0); the neighbouring slices' plane holds it: MF 0.906/0.932 -> 0.942/0.946
-    fatty = make_axial_phantom(seed=0, fat_infiltration={"multifidus": 0.6})
-    result = segment(fatty.image, water=fatty.water, fat=fatty.fat)
-    for value in (1, 2):
-        assert dice(result.labels.array == value, fatty.labels.array == value) > 0.935, value
 
 
 def test_cli_segment_writes_labels_on_the_image_grid(tmp_path, phantom):

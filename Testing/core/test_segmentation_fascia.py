@@ -1,4 +1,5 @@
-"""The posterior layer of the thoracolumbar fascia bounds a severely fatty multifidus (fascia.py)."""
+"""Where the multifidus ends at the back (fascia.py: spinous tip, cover by the erector spinae), and
+what bounds a severely fatty multifidus on the phantom."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,6 @@ from spinequant.segmentation import segment
 from spinequant.segmentation.fascia import (
     cap_behind_tip,
     covered_multifidus_back,
-    posterior_layer,
     spinous_tip_row,
 )
 
@@ -66,14 +66,6 @@ def test_where_the_erector_spinae_reaches_well_behind_the_tip_the_multifidus_end
     assert covered_multifidus_back(erector, lateral_mm, 60.0, 34, SPACING[1]) is None  # nothing lateral
 
 
-def test_the_layer_joins_the_tip_to_the_erector_spinae_back_medial_corner():
-    _, _, erector, lateral_mm = _slice()
-    layer = posterior_layer(erector, 34, lateral_mm)
-    assert layer[34, 21] and layer[44, 38]  # tip (first column beside the midline) and corner
-    assert layer.sum() == 18  # one voxel per column between them
-    assert posterior_layer(erector, None, lateral_mm) is None
-
-
 def _segmented(phantom, water_fat: bool) -> np.ndarray:
     kwargs = {"water": phantom.water, "fat": phantom.fat} if water_fat else {}
     return segment(phantom.image, **kwargs).labels.array
@@ -87,25 +79,27 @@ def fatty_multifidus(request):
 
 
 def test_severely_fatty_multifidus_fat_share_is_not_underestimated(fatty_multifidus):
-    # fat patches at the back border used to be lost to the subcutaneous fat: 49-52 % measured for 60 %
+    # fat patches at the back border used to be lost to the subcutaneous fat: 49-52 % measured for 60 %;
+    # 59.5-61.6 % with the nearby slices' lean islands
     phantom, labels = fatty_multifidus
     for value, key in ((1, "multifidus_left"), (2, "multifidus_right")):
         measured = 100.0 * (phantom.fat_fraction[labels == value] > 0.5).mean()
-        assert abs(measured - phantom.true_fat_infiltration[key]) < 5.0, (key, measured)
+        assert abs(measured - phantom.true_fat_infiltration[key]) < 3.0, (key, measured)
 
 
 def test_a_recovered_fatty_multifidus_stays_medial_of_its_seam(fatty_multifidus):
     # lean islands cut off the erector spinae by its own marbling once joined the multifidus's envelope:
-    # 6-9 % of the 60 % phantom's multifidus lay in the erector spinae, 4-5 % when held to the seam
+    # 6-9 % of the 60 % phantom's multifidus lay in the erector spinae, 4-5 % when held to the seam,
+    # under 1 % since the fascia line and the groove fill gave way to the nearby slices' islands
     phantom, labels = fatty_multifidus
     truth = phantom.labels.array
     in_erector = [((labels == mf) & (truth == es)).sum() / (labels == mf).sum() for mf, es in ((1, 3), (2, 4))]
-    assert np.mean(in_erector) < 0.055, in_erector
+    assert np.mean(in_erector) < 0.02, in_erector
 
 
 def test_a_severely_fatty_multifidus_never_lies_on_the_spinous_process(fatty_multifidus):
-    # the fascia layer starts at the spinous tip; the envelope over it once put ~40 voxels of
-    # multifidus within 3 mm of the midline (the process itself)
+    # the envelope of a fatty multifidus once reached the spinous process (a fascia line drawn from
+    # its tip put ~40 voxels of multifidus within 3 mm of the midline)
     phantom, labels = fatty_multifidus
     truth = phantom.labels.array
     columns = np.arange(truth.shape[2])

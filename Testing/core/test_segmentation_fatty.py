@@ -1,10 +1,15 @@
-"""A severely fatty multifidus: recovered where its groove is fat (fatty.recover_multifidus), the
-erector spinae's lean tissue given back (fatty.return_erector_lean) and widened to the erector spinae
-(fatty.fill_groove)."""
+"""A severely fatty multifidus: recovered where its groove is fat, with the lean islands of the
+nearby slices (fatty.recover_multifidus, fatty.multifidus_reach), and the erector spinae's lean
+tissue given back (fatty.return_erector_lean)."""
 
 import numpy as np
 
-from spinequant.segmentation.fatty import GROOVE_PLANE_MM, fill_groove, recover_multifidus, return_erector_lean
+from spinequant.segmentation.fatty import (
+    BORDER_MARGIN_MM,
+    multifidus_reach,
+    recover_multifidus,
+    return_erector_lean,
+)
 
 SPACING = (1.0, 1.0, 4.0)
 MIDLINE = 20
@@ -34,30 +39,72 @@ def _groove(marbling: float):
     return multifidus, erector, fat_fraction, dark, allowed, lateral_mm, truth
 
 
-def test_a_severely_fatty_multifidus_is_widened_to_a_plane_short_of_the_erector_spinae():
-    multifidus, erector, fat_fraction, dark, allowed, lateral_mm, truth = _groove(0.5)
-    widened = fill_groove(multifidus, erector, fat_fraction, dark, allowed, lateral_mm, LAMINA_ROW, SPACING)
-    assert widened[14:30, 33:38].all()  # the border patch comes back
-    lateral = np.broadcast_to(lateral_mm[None, :], widened.shape)
-    assert lateral[widened].max() <= 20 - GROOVE_PLANE_MM  # a plane short of the erector spinae
-    assert lateral[widened].min() > 2 + GROOVE_PLANE_MM  # and of the spinous process
-    assert not widened[:14].any() and not widened[38:].any()  # only within its own rows
-    assert (widened == truth).all()
+SEAM_MM = np.full(60, 19.0)  # the seam runs in the plane between the muscles (column 39)
+BORDER_MM = 15.0  # the anatomical border: islands may lie up to 18 mm lateral (column 37)
 
 
-def test_a_mostly_lean_multifidus_keeps_its_outline():
-    multifidus, erector, fat_fraction, dark, allowed, lateral_mm, _ = _groove(0.1)
-    same = fill_groove(multifidus, erector, fat_fraction, dark, allowed, lateral_mm, LAMINA_ROW, SPACING)
-    assert (same == multifidus).all()
+def _recovered(multifidus, erector, fat_fraction, allowed, lateral_mm, nearby_lean=None):
+    reach = None if nearby_lean is None else multifidus_reach(SEAM_MM, BORDER_MM)
+    recovered, _ = recover_multifidus(
+        multifidus, erector, fat_fraction, allowed, lateral_mm, LAMINA_ROW, SPACING, nearby_lean, reach
+    )
+    return recovered
 
 
-def test_lean_tissue_in_the_groove_is_left_to_the_erector_spinae():
-    # a lean piece beside a fatty multifidus is erector spinae that the seam did not give back
-    multifidus, erector, fat_fraction, dark, allowed, lateral_mm, _ = _groove(0.5)
-    fat_fraction[14:20, 35:38] = 0.05
-    widened = fill_groove(multifidus, erector, fat_fraction, dark, allowed, lateral_mm, LAMINA_ROW, SPACING)
-    assert not widened[14:20, 35:38].any()
-    assert widened[20:30, 33:38].all()
+def test_the_islands_of_nearby_slices_bring_back_a_fat_patch_on_the_border():
+    # the patch is fat on this slice only: the slices around it have lean muscle there
+    multifidus, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
+    own_only = _recovered(multifidus, erector, fat_fraction, allowed, lateral_mm)
+    assert not own_only[14:30, 33:38].all()  # this slice's islands leave part of the patch out
+    nearby_lean = fat_fraction < 0.5
+    nearby_lean[14:30, 33:38] = True
+    with_nearby = _recovered(multifidus, erector, fat_fraction, allowed, lateral_mm, nearby_lean)
+    assert with_nearby[14:30, 33:38].all()
+    assert (with_nearby == truth).all()  # nothing beyond the muscle's own outline
+
+
+def test_nearby_islands_lateral_of_the_reach_stay_out():
+    # the split left the fatty multifidus nothing, and the erector spinae has a fat patch on its medial
+    # side on this slice (lean on the slices around it), so the seam ran along its lean edge: the
+    # multifidus is recovered from its groove without taking the erector spinae's patch
+    _, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
+    patch = np.zeros_like(erector)
+    patch[14:38, 40:44] = True
+    erector &= ~patch
+    fat_fraction[patch] = 0.9
+    nearby_lean = fat_fraction < 0.5
+    nearby_lean[patch] = True
+    seam_mm = np.full(60, 23.0)  # along the erector spinae's lean edge (column 43)
+    reach = multifidus_reach(seam_mm, BORDER_MM)
+    empty = np.zeros_like(truth)
+    args = (fat_fraction, allowed, lateral_mm, LAMINA_ROW, SPACING, nearby_lean, reach)
+    recovered, _ = recover_multifidus(empty, erector, *args)
+    assert recovered[truth & (fat_fraction < 0.5)].mean() > 0.9
+    assert not recovered[patch].any()
+
+
+def test_the_reach_is_the_seam_no_further_than_a_margin_beyond_the_border():
+    seam = np.array([10.0, 17.0, 30.0, np.nan])
+    reach = multifidus_reach(seam, BORDER_MM)
+    assert list(reach[:3]) == [10.0, 17.0, BORDER_MM + BORDER_MARGIN_MM]
+    assert np.isnan(reach[3])  # rows without a seam: no islands
+
+
+def test_a_lean_sheet_cut_short_by_the_reach_is_not_taken_as_an_island():
+    # generic lean tissue running on far lateral in front of the muscles (not muscle): the reach cuts
+    # a short piece of it, which would otherwise pass as an island of the multifidus
+    multifidus, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
+    wide = 140
+    lateral_wide = (np.arange(wide) - MIDLINE) * SPACING[0]
+    pad = ((0, 0), (0, wide - 60))
+    fat_fraction = np.pad(fat_fraction, pad, constant_values=0.9)
+    allowed = np.pad(allowed, pad, mode="edge")
+    multifidus, erector, truth = (np.pad(mask, pad) for mask in (multifidus, erector, truth))
+    nearby_lean = fat_fraction < 0.5
+    nearby_lean[11:13, 25:wide] = True  # the sheet, in front of the erector spinae
+    recovered = _recovered(multifidus, erector, fat_fraction, allowed, lateral_wide, nearby_lean)
+    assert not recovered[11:13].any()
+    assert recovered[truth & (fat_fraction < 0.5)].all()
 
 
 def test_a_lean_piece_of_a_fatty_groove_is_recovered_as_a_fatty_multifidus():

@@ -140,14 +140,25 @@ def medial_of_seam(
     """Multifidus part of the compartment mask: voxels medial of the optimal seam (`covered_back`:
     the row of the multifidus's back where the erector spinae covers it, None at the open levels;
     `seen_line`: per row of the mask, the seam seen on neighbouring slices, see node_costs)."""
+    line = seam_line(mask, relief, lateral_mm, anchor_mm, spacing, covered_back, seen_line)
+    return mask & (lateral_mm[None, :] < line[:, None])
+
+
+def seam_line(
+    mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None, seen_line=None
+) -> np.ndarray:
+    """Per row of the mask: the optimal seam's lateral position (mm); rows in front of or behind the
+    compartment take its first or last row's position, all rows NaN where the mask is empty."""
+    line = np.full(mask.shape[0], np.nan)
     found = _seam(mask, relief, lateral_mm, anchor_mm, spacing, covered_back, seen_line)
     if found is None:
-        return np.zeros_like(mask)
+        return line
     box, seam = found
-    lateral = lateral_mm[box[1]]
-    medial = np.zeros_like(mask)
-    medial[box] = lateral[None, :] < lateral[seam][:, None]
-    return medial & mask
+    positions = lateral_mm[box[1]][seam]
+    line[box[0]] = positions
+    line[: box[0].start] = positions[0]
+    line[box[0].stop :] = positions[-1]
+    return line
 
 
 def seam_on_planes(mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None) -> np.ndarray:

@@ -282,11 +282,12 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
     allowed, lateral_mm = prepared.allowed, prepared.lateral_mm
     mask, fused_front, tip_row, covered_back = frame
     fat_fraction = maps.fat_fraction[k]
-    multifidus, erector = split.split_compartment(
-        mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back, seen_line
-    )
+    seam_mm = split.seam_line(mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back, seen_line)
+    multifidus, erector = split.cut_at(mask, seam_mm, lateral_mm)
+    reach_mm = fatty.multifidus_reach(seam_mm, boundary.expected_border(facet_mm, covered_back is not None))
+    nearby_lean = _nearby_lean(maps.fat_fraction, k, spacing[2])
     multifidus, erector = fatty.recover_multifidus(
-        multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, tip_row
+        multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, nearby_lean, reach_mm
     )
     multifidus, erector = fascia.cap_behind_tip(multifidus, erector, tip_row, spacing[1])
     erector = fatty.recover_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing)
@@ -295,12 +296,16 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
     watery = (fat_fraction < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
     erector = compartment.restore_rim(erector, watery, spacing[0])
     multifidus, erector = fatty.return_erector_lean(multifidus, erector, fat_fraction, allowed)
-    multifidus = fatty.fill_groove(
-        multifidus, erector, fat_fraction, maps.dark[k], allowed, lateral_mm, lamina_row, spacing
-    )
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
     return SideSearch(allowed, fused_front)
+
+
+def _nearby_lean(fat_fraction: np.ndarray, k: int, spacing_z: float) -> np.ndarray:
+    """Voxels lean on any slice within fatty.NEARBY_MM of slice k (k included)."""
+    reach = compartment.gap_slices(fatty.NEARBY_MM, spacing_z)
+    nearby = fat_fraction[max(0, k - reach) : k + reach + 1]
+    return (nearby < compartment.LEAN_FAT_FRACTION).any(axis=0)
 
 
 def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarray:

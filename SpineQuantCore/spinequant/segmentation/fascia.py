@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from skimage.draw import line
 
 from .compartment import LEAN_FAT_FRACTION
 
@@ -22,7 +21,6 @@ TIP_GAP_MM = 3.0  # a fat gap shorter than this along the process does not end i
 MIN_PROCESS_MM = 15.0  # lumbar spinous processes reach well over 1.5 cm behind the lamina
 CAP_MARGIN_MM = 3.0  # the multifidus may bulge this far behind the tip
 WRAP_MARGIN_MM = 3.0  # ... and is capped only where the erector spinae reaches this much further back
-CORNER_BAND_MM = 3.0  # the erector spinae's medial-most columns give its back-medial corner
 # TUM01: the compartment reaches 3 mm behind the tip at L5 and 10-13 mm at the upper levels; the
 # seam gains with any threshold from 7 to 10 mm
 COVER_MM = 8.0
@@ -85,19 +83,3 @@ def cap_behind_tip(multifidus: np.ndarray, erector: np.ndarray, tip_row: Optiona
     rows = np.arange(multifidus.shape[0])[:, None]
     behind = multifidus & (rows > limit)
     return multifidus & ~behind, erector | behind
-
-
-def posterior_layer(erector: np.ndarray, tip_row: Optional[int], lateral_mm: np.ndarray) -> Optional[np.ndarray]:
-    """Voxels of the line from the spinous process tip to the erector spinae's back-medial corner
-    (one side of one slice), or None where either end is not seen."""
-    beside_midline = np.nonzero(lateral_mm > 0)[0]
-    if tip_row is None or not erector.any() or beside_midline.size == 0:
-        return None
-    tip_column = beside_midline[np.argmin(lateral_mm[beside_midline])]
-    columns = np.nonzero(erector.any(axis=0))[0]
-    medial = columns[lateral_mm[columns] <= lateral_mm[columns].min() + CORNER_BAND_MM]
-    corner_row = np.nonzero(erector[:, medial].any(axis=1))[0].max()
-    corner_column = medial[np.argmin(lateral_mm[medial])]
-    layer = np.zeros(erector.shape, bool)
-    layer[line(int(tip_row), int(tip_column), int(corner_row), int(corner_column))] = True
-    return layer

@@ -64,7 +64,23 @@ def split_compartment(
     covered_back: Optional[float] = None,
     seen_line: Optional[np.ndarray] = None,
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """(multifidus, erector spinae) masks of one side of one slice, cut along the optimal seam.
+    """(multifidus, erector spinae) masks of one side of one slice, cut along the optimal seam
+    (seam_line)."""
+    line = seam_line(mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back, seen_line)
+    return cut_at(mask, line, lateral_mm)
+
+
+def seam_line(
+    mask: np.ndarray,
+    fat_fraction: np.ndarray,
+    lateral_mm: np.ndarray,
+    facet_mm: float,
+    spacing,
+    covered_back: Optional[float] = None,
+    seen_line: Optional[np.ndarray] = None,
+) -> np.ndarray:
+    """Per row: the lateral position (mm) of the multifidus / erector spinae boundary (NaN on every
+    row where the compartment is empty).
 
     The seam follows a fat plane where one shows, else where the neighbouring slices saw it on one
     (`seen_line`, per row, from seen_lines), else the anatomical line from the facet joint
@@ -72,10 +88,15 @@ def split_compartment(
     it (fascia.covered_multifidus_back), None at the open levels.
     """
     if not mask.any():
-        return mask.copy(), mask.copy()
+        return np.full(mask.shape[0], np.nan)
     relief = _relief(mask, fat_fraction, spacing)
-    multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, facet_mm, spacing, covered_back, seen_line)
-    return multifidus, mask & ~multifidus
+    return boundary.seam_line(mask, relief, lateral_mm, facet_mm, spacing, covered_back, seen_line)
+
+
+def cut_at(mask: np.ndarray, line: np.ndarray, lateral_mm: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(medial, lateral) parts of the mask on either side of a line (lateral mm per row)."""
+    medial = mask & (lateral_mm[None, :] < line[:, None])
+    return medial, mask & ~medial
 
 
 def seam_on_planes(mask, fat_fraction, lateral_mm, facet_mm: float, spacing, covered_back=None) -> np.ndarray:
