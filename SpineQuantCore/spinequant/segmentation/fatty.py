@@ -26,8 +26,9 @@ GROOVE_FAT_SHARE = 0.6
 # A fatty multifidus shows few lean islands on one slice, and its envelope misses the fat patches on
 # its border. The muscle's section changes little over a centimetre, so the islands of the slices
 # within NEARBY_MM are taken too, medial of the seam and no further lateral than the anatomical border
-# plus BORDER_MARGIN_MM (phantom 60 % multifidus 0.928-0.946 -> 0.944-0.974 over seeds 0-3, in place
-# of reaching back to the fascia and filling the groove; 8 mm: 0.937-0.967, 16 mm: 0.955-0.976).
+# plus BORDER_MARGIN_MM (phantom 60 % multifidus 0.928-0.946 -> 0.954-0.972 over seeds 0-3, in place
+# of reaching back to the fascia and filling the groove; 8 mm: 0.944-0.966, 16 mm: 0.955-0.975;
+# without the margin's cap, 70 % multifidus + 40 % erector spinae seed 1 MF L 0.932/0.937 -> 0.908/0.895).
 NEARBY_MM = 12.0
 BORDER_MARGIN_MM = 3.0
 
