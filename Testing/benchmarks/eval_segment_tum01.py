@@ -70,11 +70,12 @@ def measures(name: str, predicted: np.ndarray, reference: np.ndarray, fat_fracti
     print(f"   {name} (automatic/expert): " + "  ".join(cells))
 
 
-def tum01() -> None:
+def load_tum01():
+    """(water, fat, expert labels in the project's values) of TUM01, or None where ../shared is absent."""
     case = Path(os.environ.get("SPINEQUANT_SHARED", ROOT.parent / "shared")) / "data" / "axial_dixon" / "TUM01"
     if not case.exists():
         print(f"TUM01 skipped: {case} is absent")
-        return
+        return None
     water = read_volume(str(case / "image_water.nii.gz"))
     fat = read_volume(str(case / "image_fat.nii.gz"))
     expert = read_volume(str(case / "labels.nii.gz")).array
@@ -83,6 +84,14 @@ def tum01() -> None:
     reference = np.zeros_like(expert)
     for value, name in meta["label_map"].items():
         reference[expert == int(value)] = value_of[name]
+    return water, fat, reference
+
+
+def tum01() -> None:
+    loaded = load_tum01()
+    if loaded is None:
+        return
+    water, fat, reference = loaded
     image = water.with_array(water.array + fat.array)
     spacing_kji = tuple(image.spacing[::-1])
     fat_fraction = dixon_fat_fraction(water.array, fat.array)

@@ -83,6 +83,16 @@ def test_nearby_islands_lateral_of_the_reach_stay_out():
     assert not recovered[patch].any()
 
 
+def test_nearby_lean_behind_the_compartment_stays_out():
+    # behind the muscles, the nearby slices' lean voxels are fascia, skin or the sacrum
+    multifidus, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
+    nearby_lean = fat_fraction < 0.5
+    nearby_lean[45:50, 25:38] = True  # just behind the erector spinae's back (row 44)
+    recovered = _recovered(multifidus, erector, fat_fraction, allowed, lateral_mm, nearby_lean)
+    assert not recovered[45:].any()
+    assert recovered[truth & (fat_fraction < 0.5)].all()
+
+
 def test_the_reach_is_the_seam_no_further_than_a_margin_beyond_the_border():
     seam = np.array([10.0, 17.0, 30.0, np.nan])
     reach = multifidus_reach(seam, BORDER_MM)
@@ -138,3 +148,24 @@ def test_a_corner_of_the_lean_erector_spinae_goes_back_from_a_fatty_multifidus()
     lean_multifidus = truth | corner
     same, _ = return_erector_lean(lean_multifidus, erector & ~corner, fat_fraction, allowed)
     assert (same == lean_multifidus).all()
+
+
+def test_nearby_lean_is_taken_within_12_mm_and_where_each_slice_allows_muscle():
+    from spinequant.segmentation.builtin import PreparedSide, _nearby_lean
+
+    def side(allowed):
+        return PreparedSide(allowed, allowed, np.zeros(4), 0.0, False, 0.0, 0.0)
+
+    fat_fraction = np.full((6, 4, 4), 0.9, np.float32)
+    fat_fraction[:, 0, 0] = 0.05  # lean on every slice, allowed on slice 1 only
+    fat_fraction[4, 2, 2] = 0.05  # lean on slice 4 (16 mm from slice 0 at 4 mm slices)
+    fat_fraction[3, 3, 3] = 0.05  # lean on slice 3 (12 mm)
+    everywhere, not_corner = np.ones((4, 4), bool), np.ones((4, 4), bool)
+    not_corner[0, 0] = False
+    prepared = {(k, 0): side(everywhere if k == 1 else not_corner) for k in range(6)}
+    prepared[2, 0] = None  # no lamina found there
+    nearby = _nearby_lean(prepared, fat_fraction, 4.0)
+    assert nearby[0, 0][0, 0]  # from slice 1, where it is allowed
+    assert nearby[0, 0][3, 3] and not nearby[0, 0][2, 2]  # 12 mm away yes, 16 mm no
+    assert not nearby[5, 0][0, 0]  # slices 2-5 do not allow it, slice 1 is 16 mm away
+    assert (2, 0) not in nearby

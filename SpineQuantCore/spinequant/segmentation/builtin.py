@@ -65,10 +65,12 @@ def segment_canonical(
     fused = _fused_fronts(prepared, image.shape[0], spacing)
     framed = {key: _frame_side(side, fused[key], back_maps, key[0], spacing) for key, side in prepared.items()}
     seen = _seen_seams(prepared, framed, back_maps, image.shape[0], spacing)
+    nearby = _nearby_lean(prepared, back_maps.fat_fraction, spacing[2])
     for (k, column), side_mask in prepared.items():
         side = SIDES[column][0]
         frame = framed[k, column]
-        search = _label_side(back_labels[k], side_mask, frame, seen[k, column], back_maps, k, side, spacing)
+        clues = (seen[k, column], nearby.get((k, column)))
+        search = _label_side(back_labels[k], side_mask, frame, clues, back_maps, k, side, spacing)
         may_hold[k] |= search.allowed
         fused_front[box][k] |= search.fused_front
         anatomy.front_from_anatomy[k, column] = search.fused_front.any()
@@ -271,12 +273,13 @@ def _seen_seams(prepared, framed, maps, n_slices: int, spacing) -> np.ndarray:
     return np.stack([split.seen_lines(on_planes[:, column], spacing[2]) for column in range(len(SIDES))], axis=1)
 
 
-def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame], seen_line, maps, k, side, spacing):
-    """Label one side of one slice in `out` from its prepared and framed compartment (`seen_line`:
-    per row, where the neighbouring slices saw the seam); returns where it searched and what was cut
-    off the front (a SideSearch)."""
+def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame], clues, maps, k, side, spacing):
+    """Label one side of one slice in `out` from its prepared and framed compartment; `clues` from the
+    slices around it: (per row, where they saw the seam (_seen_seams); their lean voxels (_nearby_lean)).
+    Returns where it searched and what was cut off the front (a SideSearch)."""
     if prepared is None:
         return SideSearch(np.zeros(out.shape, bool), np.zeros(out.shape, bool))
+    seen_line, nearby_lean = clues
     name = dict(SIDES)[side]
     lamina_row, facet_mm = prepared.lamina_row, prepared.facet_mm
     allowed, lateral_mm = prepared.allowed, prepared.lateral_mm
@@ -285,7 +288,6 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
     seam_mm = split.seam_line(mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back, seen_line)
     multifidus, erector = split.cut_at(mask, seam_mm, lateral_mm)
     reach_mm = fatty.multifidus_reach(seam_mm, boundary.expected_border(facet_mm, covered_back is not None))
-    nearby_lean = _nearby_lean(maps.fat_fraction, k, spacing[2])
     multifidus, erector = fatty.recover_multifidus(
         multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, nearby_lean, reach_mm
     )
@@ -301,11 +303,20 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
     return SideSearch(allowed, fused_front)
 
 
-def _nearby_lean(fat_fraction: np.ndarray, k: int, spacing_z: float) -> np.ndarray:
-    """Voxels lean on any slice within fatty.NEARBY_MM of slice k (k included)."""
+def _nearby_lean(prepared, fat_fraction: np.ndarray, spacing_z: float) -> dict:
+    """Per slice and side: the voxels lean on any slice within fatty.NEARBY_MM (this one too) where
+    that slice's back muscles may lie (not bone, behind its arch, inside its skin)."""
     reach = compartment.gap_slices(fatty.NEARBY_MM, spacing_z)
-    nearby = fat_fraction[max(0, k - reach) : k + reach + 1]
-    return (nearby < compartment.LEAN_FAT_FRACTION).any(axis=0)
+    lean = {
+        (k, column): side.allowed & (fat_fraction[k] < compartment.LEAN_FAT_FRACTION)
+        for (k, column), side in prepared.items()
+        if side is not None
+    }
+    nearby = {}
+    for k, column in lean:
+        around = [lean.get((j, column)) for j in range(k - reach, k + reach + 1)]
+        nearby[k, column] = np.logical_or.reduce([piece for piece in around if piece is not None])
+    return nearby
 
 
 def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarray:

@@ -25,10 +25,13 @@ RETURN_LEAN_SHARE = 0.6
 GROOVE_FAT_SHARE = 0.6
 # A fatty multifidus shows few lean islands on one slice, and its envelope misses the fat patches on
 # its border. The muscle's section changes little over a centimetre, so the islands of the slices
-# within NEARBY_MM are taken too, medial of the seam and no further lateral than the anatomical border
-# plus BORDER_MARGIN_MM (phantom 60 % multifidus 0.928-0.946 -> 0.954-0.972 over seeds 0-3, in place
-# of reaching back to the fascia and filling the groove; 8 mm: 0.944-0.966, 16 mm: 0.955-0.975;
-# without the margin's cap, 70 % multifidus + 40 % erector spinae seed 1 MF L 0.932/0.937 -> 0.908/0.895).
+# within NEARBY_MM are taken too (where those slices allow muscle), medial of the seam, no further
+# lateral than the anatomical border plus BORDER_MARGIN_MM and not behind the compartment (phantom
+# 60 % multifidus 0.928-0.946 -> 0.954-0.972 over seeds 0-3, in place of reaching back to the fascia
+# and filling the groove; 8 mm: 0.944-0.966, 16 mm: 0.955-0.975; without the margin's cap, 70 %
+# multifidus + 40 % erector spinae seed 1 MF L 0.940/0.941 -> 0.920/0.901). On TUM01 with marbling
+# written into the expert's multifidi (Testing/benchmarks/eval_fatty_tum01.py) it is neutral:
+# -0.034 to +0.014 per muscle, mean -0.003, against the fascia line and the groove fill.
 NEARBY_MM = 12.0
 BORDER_MARGIN_MM = 3.0
 
@@ -39,7 +42,8 @@ def recover_multifidus(
     """Bring back fat-infiltrated muscle: lean islands near the groove, then the muscle's envelope.
 
     `nearby_lean`: lean voxels of the slices within NEARBY_MM (this one too); `reach_mm`: per row,
-    how far lateral (mm) their islands may lie (see multifidus_reach). Both None: this slice only.
+    how far lateral (mm) their islands may lie (see multifidus_reach); none lie behind the back of
+    the compartment (multifidus and erector spinae as split). Both None: this slice only.
     """
     # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better;
     # where the split left it only a lean piece of a fatty groove, the groove is judged with it
@@ -53,7 +57,9 @@ def recover_multifidus(
     lean = fat_fraction < compartment.LEAN_FAT_FRACTION
     recovered = multifidus | linked_islands(multifidus | groove, lean, region, spacing)
     if nearby_lean is not None and reach_mm is not None:
-        within = lateral_mm[None, :] < reach_mm[:, None]
+        # not behind the compartment: there the nearby slices' lean is fascia, skin or the sacrum
+        back_row = np.nonzero((multifidus | erector).any(axis=1))[0].max(initial=-1)
+        within = (lateral_mm[None, :] < reach_mm[:, None]) & (np.arange(allowed.shape[0]) <= back_row)[:, None]
         recovered |= linked_islands(recovered, nearby_lean, region, spacing, within)
     envelope = compartment.fatty_envelope(recovered, region)
     # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced
