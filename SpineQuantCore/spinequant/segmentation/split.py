@@ -55,17 +55,9 @@ def fat_planes_relief(fat_fraction: np.ndarray, spacing) -> np.ndarray:
     return ndimage.gaussian_filter1d(relief, PLANE_LENGTH_MM / spacing[1], axis=0)
 
 
-def split_compartment(
-    mask: np.ndarray,
-    fat_fraction: np.ndarray,
-    lateral_mm: np.ndarray,
-    facet_mm: float,
-    spacing,
-    covered_back: Optional[float] = None,
-    seen_line: Optional[np.ndarray] = None,
-) -> Tuple[np.ndarray, np.ndarray]:
+def split_compartment(mask, fat_fraction, lateral_mm, facet_mm: float, spacing, covered_back=None, seen_line=None):
     """(multifidus, erector spinae) masks of one side of one slice, cut along the optimal seam
-    (seam_line)."""
+    (seam_line, same arguments)."""
     line = seam_line(mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back, seen_line)
     return cut_at(mask, line, lateral_mm)
 
