@@ -3,10 +3,8 @@
 multifidus fat share.
 
 The phantom's muscles have the same section on every slice; here the outlines are the expert's, so
-rules that borrow from nearby slices meet a muscle that changes along the spine. Marbling: ~4 mm
-blobs (a smoothed random field ranked, as in the phantom) covering the given share of each
-multifidus (and optionally of each erector spinae); a marbled voxel becomes 90 % fat at the
-subcutaneous fat's signal, with 2 % noise on the changed muscles.
+rules that borrow from nearby slices meet a muscle that changes along the spine. Marbling of each
+multifidus (and optionally of each erector spinae): see Testing/semi_synthetic.py.
 Run: python eval_fatty_tum01.py [--shares=0.4,0.6] [--seeds=0,1] [--erector=0.4]
 """
 
@@ -16,40 +14,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eval_segment_tum01 import ROOT, load_tum01  # noqa: E402
+from semi_synthetic import marbled  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "SpineQuantCore"))
 from spinequant.review import dice  # noqa: E402
 from spinequant.segmentation import segment  # noqa: E402
 
 MULTIFIDI, ERECTORS = (1, 2), (3, 4)
-BLOB_MM = 4.0
-MARBLED_FAT_FRACTION = 0.9
-NOISE_SHARE = 0.02
-
-
-def marbled(water, fat, reference, shares, seed):
-    """(water, fat) arrays with `shares` ({label value: share}) of each muscle's voxels made fat."""
-    water, fat = water.astype(np.float32).copy(), fat.astype(np.float32).copy()
-    signal = water + fat
-    fat_fraction = fat / np.maximum(signal, 1e-6)
-    fat_level = float(np.median(signal[(fat_fraction > 0.9) & (signal > 0.1 * signal.max())]))
-    rng = np.random.default_rng(seed)
-    spacing_kji = (4.0, 1.02, 1.02)
-    field = ndimage.gaussian_filter(rng.standard_normal(reference.shape), [max(0.5, BLOB_MM / s) for s in spacing_kji])
-    for value, share in shares.items():
-        muscle = reference == value
-        chosen = np.flatnonzero(muscle)[np.argsort(field[muscle])[::-1][: int(round(share * muscle.sum()))]]
-        fat.flat[chosen] = MARBLED_FAT_FRACTION * fat_level
-        water.flat[chosen] = (1.0 - MARBLED_FAT_FRACTION) * fat_level
-    changed = np.isin(reference, list(shares))
-    noise = NOISE_SHARE * fat_level
-    water = np.abs(water + rng.normal(0, noise, water.shape) * changed)
-    fat = np.abs(fat + rng.normal(0, noise, fat.shape) * changed)
-    return water, fat
 
 
 def run(shares, seeds, erector_share) -> None:
