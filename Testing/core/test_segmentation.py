@@ -185,21 +185,21 @@ def test_tum01_dixon_back_muscles_overlap_expert():
 @pytest.mark.shared
 def test_tum01_with_a_fatty_multifidus_keeps_both_muscles():
     # semi-synthetic: 60 % of each expert multifidus made fat in ~4 mm blobs (semi_synthetic.py), on
-    # real anatomy. Measured with water/fat (seed 0): MF 0.754/0.720, ES 0.922/0.900; the multifidus
-    # reads far below the phantom (0.68-0.79 over seeds 0-3, eval_fatty_tum01.py): floors guard
-    # against collapse, not a target
+    # real anatomy. Measured with water/fat (seed 0): MF 0.772/0.789, ES 0.923/0.910 (MF 0.754/0.720
+    # while the erector spinae took the multifidus's lean islands that touch it); far below the
+    # phantom, so the floors guard against collapse. The fat share reads 49/50 % for the expert's 61 %
     from semi_synthetic import marbled
 
     water, fat, reference = _tum01()
     fatty_water, fatty_fat = marbled(water.array, fat.array, reference, {1: 0.6, 2: 0.6}, seed=0)
     fatty_image = water.with_array(fatty_water + fatty_fat)
     result = segment(fatty_image, water.with_array(fatty_water), fat.with_array(fatty_fat))
-    floors = {1: 0.72, 2: 0.69, 3: 0.89, 4: 0.87}
+    floors = {1: 0.75, 2: 0.76, 3: 0.9, 4: 0.89}
     for value, floor in floors.items():
         assert dice(result.labels.array == value, reference == value) > floor, value
     fat_fraction = fatty_fat / np.maximum(fatty_water + fatty_fat, 1e-6)
-    for value in (1, 2):  # the expert's multifidi read 61 % fat; 53/60 % measured
-        assert 45.0 < 100.0 * (fat_fraction[result.labels.array == value] > 0.5).mean() < 70.0
+    for value in (1, 2):
+        assert 40.0 < 100.0 * (fat_fraction[result.labels.array == value] > 0.5).mean() < 70.0
 
 
 def test_cli_segment_measure_writes_the_fat_outputs(tmp_path):

@@ -135,19 +135,36 @@ def test_a_corner_of_the_lean_erector_spinae_goes_back_from_a_fatty_multifidus()
     # with no plane to follow, the seam gave a severely fatty multifidus a corner of the lean erector
     # spinae; that corner is one lean piece with the erector spinae and goes back to it, while the
     # multifidus's own lean islands (behind the fat plane between the muscles) stay
-    _, erector, fat_fraction, _, allowed, _, truth = _groove(0.5)
+    _, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
     corner = np.zeros_like(truth)
     corner[12:20, 40:46] = True
     multifidus = truth | corner
     own_lean = truth & (fat_fraction < 0.5)
-    out_multifidus, out_erector = return_erector_lean(multifidus, erector & ~corner, fat_fraction, allowed)
+    given = (fat_fraction, allowed, lateral_mm, 18.0)  # the border just lateral of the multifidus
+    out_multifidus, out_erector = return_erector_lean(multifidus, erector & ~corner, *given)
     assert not out_multifidus[corner].any() and out_erector[corner].all()
     assert out_multifidus[own_lean].all()
     # a lean multifidus (its plane against the erector spinae missed too) is left alone
-    _, erector, fat_fraction, _, allowed, _, truth = _groove(0.1)
+    _, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.1)
     lean_multifidus = truth | corner
-    same, _ = return_erector_lean(lean_multifidus, erector & ~corner, fat_fraction, allowed)
+    same, _ = return_erector_lean(lean_multifidus, erector & ~corner, fat_fraction, allowed, lateral_mm, 18.0)
     assert (same == lean_multifidus).all()
+
+
+def test_a_fatty_multifidus_keeps_its_lean_island_that_touches_the_erector_spinae_medial_of_its_border():
+    # where the plane between the muscles is thin, an island of the multifidus's own lean tissue is
+    # one piece with the erector spinae's lean body; medial of the multifidus's border it stays
+    _, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
+    fat_fraction[30:34, 33:40] = 0.05  # a lean island of the multifidus, bridged to the erector spinae
+    island = truth & (fat_fraction < 0.5)
+    island[:30] = False
+    touching_erector = erector.copy()
+    touching_erector[30:34, 38:40] = True  # the bridge across the plane
+    border_mm = 18.0  # column 38: just lateral of the multifidus
+    out_multifidus, _ = return_erector_lean(truth, touching_erector, fat_fraction, allowed, lateral_mm, border_mm)
+    assert out_multifidus[island].all()
+    moved_border, _ = return_erector_lean(truth, touching_erector, fat_fraction, allowed, lateral_mm, 10.0)
+    assert not moved_border[30:34, 33:38].any()  # lateral of a 10 mm border the same island goes back
 
 
 def test_nearby_lean_is_taken_within_12_mm_and_where_each_slice_allows_muscle():

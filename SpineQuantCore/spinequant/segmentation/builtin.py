@@ -287,7 +287,8 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
     fat_fraction = maps.fat_fraction[k]
     seam_mm = split.seam_line(mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back, seen_line)
     multifidus, erector = split.cut_at(mask, seam_mm, lateral_mm)
-    reach_mm = fatty.multifidus_reach(seam_mm, boundary.expected_border(facet_mm, covered_back is not None))
+    border_mm = boundary.expected_border(facet_mm, covered_back is not None)
+    reach_mm = fatty.multifidus_reach(seam_mm, border_mm)
     multifidus, erector = fatty.recover_multifidus(
         multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, nearby_lean, reach_mm
     )
@@ -297,7 +298,7 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
     clear_of_cut = ~compartment.restore_rim(fused_front, np.ones_like(fused_front), spacing[0])
     watery = (fat_fraction < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
     erector = compartment.restore_rim(erector, watery, spacing[0])
-    multifidus, erector = fatty.return_erector_lean(multifidus, erector, fat_fraction, allowed)
+    multifidus, erector = fatty.return_erector_lean(multifidus, erector, fat_fraction, allowed, lateral_mm, border_mm)
     out[erector] = LABEL_OF[f"erector_spinae_{name}"]
     out[multifidus] = LABEL_OF[f"multifidus_{name}"]
     return SideSearch(allowed, fused_front)
