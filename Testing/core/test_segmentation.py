@@ -185,21 +185,22 @@ def test_tum01_dixon_back_muscles_overlap_expert():
 @pytest.mark.shared
 def test_tum01_with_a_fatty_multifidus_keeps_both_muscles():
     # semi-synthetic: 60 % of each expert multifidus made fat in ~4 mm blobs (semi_synthetic.py), on
-    # real anatomy. Measured with water/fat (seed 0): MF 0.772/0.789, ES 0.923/0.910 (MF 0.754/0.720
-    # while the erector spinae took the multifidus's lean islands that touch it); far below the
-    # phantom, so the floors guard against collapse. The fat share reads 49/50 % for the expert's 61 %
+    # real anatomy. Measured with water/fat (seed 0): MF 0.818/0.832, ES 0.924/0.910 (MF 0.772/0.789
+    # while the recovery took the water-poor ligament and bone by the posterior elements as lean
+    # islands); far below the phantom, so the floors guard against collapse. The fat share reads 54/55 %
+    # for the expert's 61 % (49/50 % with the ligament)
     from semi_synthetic import marbled
 
     water, fat, reference = _tum01()
     fatty_water, fatty_fat = marbled(water.array, fat.array, reference, {1: 0.6, 2: 0.6}, seed=0)
     fatty_image = water.with_array(fatty_water + fatty_fat)
     result = segment(fatty_image, water.with_array(fatty_water), fat.with_array(fatty_fat))
-    floors = {1: 0.75, 2: 0.76, 3: 0.9, 4: 0.89}
+    floors = {1: 0.79, 2: 0.8, 3: 0.9, 4: 0.89}
     for value, floor in floors.items():
         assert dice(result.labels.array == value, reference == value) > floor, value
     fat_fraction = fatty_fat / np.maximum(fatty_water + fatty_fat, 1e-6)
     for value in (1, 2):
-        assert 40.0 < 100.0 * (fat_fraction[result.labels.array == value] > 0.5).mean() < 70.0
+        assert 51.0 < 100.0 * (fat_fraction[result.labels.array == value] > 0.5).mean() < 70.0
 
 
 def test_cli_segment_measure_writes_the_fat_outputs(tmp_path):

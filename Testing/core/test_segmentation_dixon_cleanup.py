@@ -49,7 +49,7 @@ def test_fat_voxels_where_the_two_muscles_meet_are_given_back_lean_ones_stay():
 
 
 def test_water_poor_tissue_by_the_posterior_elements_is_not_multifidus():
-    from spinequant.segmentation.compartment import drop_water_poor
+    from spinequant.segmentation.compartment import water_poor_elements
 
     shape = (40, 60)
     lateral_mm = np.arange(shape[1], dtype=float)  # column = mm from the midline (1 mm pixels)
@@ -62,10 +62,10 @@ def test_water_poor_tissue_by_the_posterior_elements_is_not_multifidus():
     water[25:30, 8:12] = 30.0  # a marbling fat patch beside it: fat, so a dent-filling decision, kept
     fat_fraction[25:30, 8:12] = 0.9
     water[25:30, 45:50] = 150.0  # water-poor but far from the posterior elements: kept
-    out = drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row=5.0, spacing=(1.0, 1.0, 4.0))
+    out = mask & ~water_poor_elements(mask, water, fat_fraction, lateral_mm, lamina_row=5.0, spacing=(1.0, 1.0, 4.0))
     assert not out[10:35, 3:7].any()
     assert out[25:30, 8:12].all() and out[25:30, 45:50].all()
     assert (out[:, 7:] == mask[:, 7:]).all()
     few = np.zeros(shape, bool)
     few[0:2, 40:50] = True  # no multifidus to compare with: nothing is removed
-    assert (drop_water_poor(few, water, fat_fraction, lateral_mm, 5.0, (1.0, 1.0, 4.0)) == few).all()
+    assert not water_poor_elements(few, water, fat_fraction, lateral_mm, 5.0, (1.0, 1.0, 4.0)).any()

@@ -186,3 +186,19 @@ def test_nearby_lean_is_taken_within_12_mm_and_where_each_slice_allows_muscle():
     assert nearby[0, 0][3, 3] and not nearby[0, 0][2, 2]  # 12 mm away yes, 16 mm no
     assert not nearby[5, 0][0, 0]  # slices 2-5 do not allow it, slice 1 is 16 mm away
     assert (2, 0) not in nearby
+
+
+def test_bone_and_ligament_that_read_lean_are_not_islands_of_a_fatty_multifidus():
+    # a water image shows the tissue between the lamina and the muscle, and along the spinous process,
+    # as water-poor (ligament, capsule): lean on the fat fraction, linked to the islands, not muscle
+    multifidus, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
+    ligament = np.zeros_like(truth)
+    ligament[11:14, 24:38] = True  # in front of the muscle, behind the lamina
+    ligament[14:38, 23:25] = True  # along the spinous process
+    fat_fraction[ligament] = 0.3
+    args = (fat_fraction, allowed, lateral_mm, LAMINA_ROW, SPACING)
+    taken, _ = recover_multifidus(multifidus, erector, *args)
+    assert taken[ligament].mean() > 0.5  # read as lean islands without the water image's word
+    recovered, _ = recover_multifidus(multifidus, erector, *args, not_muscle=ligament)
+    assert not recovered[ligament].any()
+    assert recovered[truth & (fat_fraction < 0.5)].all()

@@ -192,6 +192,9 @@ class PreparedSide(NamedTuple):
     fused: bool  # the slice's own test found lean tissue fused to the erector spinae's front
     lamina_row: float  # the lamina's row on the back crop
     facet_mm: float  # the facet's lateral reach
+    # water-poor bone and ligament by the posterior elements (with water and fat images; else None):
+    # lean on a fat-fraction map, but never muscle
+    posterior_elements: Optional[np.ndarray] = None
 
 
 def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Optional[PreparedSide]:
@@ -202,6 +205,7 @@ def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Op
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
     fat_fraction = maps.fat_fraction[k]
+    posterior_elements = None
     if maps.from_dixon:
         # a measured fat fraction: lean pieces that marbling fat cut off the muscle are muscle (from
         # intensity alone, partial volume at fat edges makes such pieces too often not muscle), and
@@ -209,7 +213,8 @@ def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Op
         mask = mask | compartment.cut_off_lean(lean & allowed, mask, lateral_mm, lamina_row, spacing[0])
         mask = compartment.close_border_dents(mask, allowed, spacing[0])
         water = maps.signal[k] * (1.0 - fat_fraction)
-        mask = compartment.drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row, spacing)
+        posterior_elements = compartment.water_poor_elements(mask, water, fat_fraction, lateral_mm, lamina_row, spacing)
+        mask = mask & ~posterior_elements
         mask = compartment.drop_border_fat(mask, fat_fraction, lateral_mm, lamina_row, spacing)
     else:
         # fat fraction guessed from intensity: a fat patch at the border merges with the fat outside
@@ -220,7 +225,7 @@ def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Op
     border_mm = boundary.expected_border(facet_mm, covered=True)
     overhang_reach = None if maps.from_dixon else compartment.OVERHANG_FRONT_MM
     fused = compartment.front_fused(mask, lateral_mm, lamina_row, border_mm, spacing, overhang_reach)
-    return PreparedSide(mask, allowed, lateral_mm, border_mm, fused, lamina_row, facet_mm)
+    return PreparedSide(mask, allowed, lateral_mm, border_mm, fused, lamina_row, facet_mm, posterior_elements)
 
 
 def _fused_fronts(prepared, n_slices: int, spacing) -> np.ndarray:
@@ -290,7 +295,16 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
     border_mm = boundary.expected_border(facet_mm, covered_back is not None)
     reach_mm = fatty.multifidus_reach(seam_mm, border_mm)
     multifidus, erector = fatty.recover_multifidus(
-        multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, nearby_lean, reach_mm
+        multifidus,
+        erector,
+        fat_fraction,
+        allowed,
+        lateral_mm,
+        lamina_row,
+        spacing,
+        nearby_lean,
+        reach_mm,
+        not_muscle=prepared.posterior_elements,
     )
     multifidus, erector = fascia.cap_behind_tip(multifidus, erector, tip_row, spacing[1])
     erector = fatty.recover_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing)
@@ -306,10 +320,11 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
 
 def _nearby_lean(prepared, fat_fraction: np.ndarray, spacing_z: float) -> dict:
     """Per slice and side: the voxels lean on any slice within fatty.NEARBY_MM (this one too) where
-    that slice's back muscles may lie (not bone, behind its arch, inside its skin)."""
+    that slice's back muscles may lie (not bone, behind its arch, inside its skin; with water and fat,
+    not the water-poor tissue of its posterior elements)."""
     reach = compartment.gap_slices(fatty.NEARBY_MM, spacing_z)
     lean = {
-        (k, column): side.allowed & (fat_fraction[k] < compartment.LEAN_FAT_FRACTION)
+        (k, column): _muscle_room(side) & (fat_fraction[k] < compartment.LEAN_FAT_FRACTION)
         for (k, column), side in prepared.items()
         if side is not None
     }
@@ -318,6 +333,11 @@ def _nearby_lean(prepared, fat_fraction: np.ndarray, spacing_z: float) -> dict:
         around = [lean.get((j, column)) for j in range(k - reach, k + reach + 1)]
         nearby[k, column] = np.logical_or.reduce([piece for piece in around if piece is not None])
     return nearby
+
+
+def _muscle_room(side: PreparedSide) -> np.ndarray:
+    """Where the side's back muscles may lie, less its posterior elements' bone and ligament."""
+    return side.allowed if side.posterior_elements is None else side.allowed & ~side.posterior_elements
 
 
 def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarray:

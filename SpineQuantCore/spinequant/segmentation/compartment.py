@@ -402,19 +402,20 @@ MULTIFIDUS_REFERENCE_MM = 30.0  # lean voxels this close to the midline give the
 REFERENCE_FAT_FRACTION = 0.3  # ... clearly lean ones only, so that marbling does not lower it
 
 
-def drop_water_poor(mask, water, fat_fraction, lateral_mm, lamina_row: float, spacing) -> np.ndarray:
-    """Remove voxels by the posterior elements that hold much less water than the multifidus and are
-    not fat: spinous process, interspinous ligament, facet capsule (with water and fat images).
+def water_poor_elements(mask, water, fat_fraction, lateral_mm, lamina_row: float, spacing) -> np.ndarray:
+    """Voxels by the posterior elements that hold much less water than the multifidus in `mask` and
+    are not fat: spinous process, interspinous ligament, facet capsule (with water and fat images;
+    none where the mask holds too little lean muscle to compare with).
 
     These tissues read as lean on a fat-fraction map (neither fat- nor water-rich, so the fraction is
     intermediate) and are too bright to count as dark bone; the water image tells them from muscle.
     """
     reference = mask & (lateral_mm < MULTIFIDUS_REFERENCE_MM)[None, :] & (fat_fraction < REFERENCE_FAT_FRACTION)
     if reference.sum() < 20:
-        return mask
+        return np.zeros(mask.shape, bool)
     level = float(np.median(water[reference]))
     poor = (water < WATER_POOR_SHARE * level) & (fat_fraction < LEAN_FAT_FRACTION)
-    return mask & ~(posterior_elements_zone(mask.shape, lateral_mm, lamina_row, spacing) & poor)
+    return posterior_elements_zone(mask.shape, lateral_mm, lamina_row, spacing) & poor
 
 
 def posterior_elements_zone(shape, lateral_mm, lamina_row: float, spacing) -> np.ndarray:

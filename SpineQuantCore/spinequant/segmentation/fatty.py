@@ -37,13 +37,24 @@ BORDER_MARGIN_MM = 3.0
 
 
 def recover_multifidus(
-    multifidus, erector, fat_fraction, allowed, lateral_mm, lamina_row, spacing, nearby_lean=None, reach_mm=None
+    multifidus,
+    erector,
+    fat_fraction,
+    allowed,
+    lateral_mm,
+    lamina_row,
+    spacing,
+    nearby_lean=None,
+    reach_mm=None,
+    not_muscle=None,
 ):
     """Bring back fat-infiltrated muscle: lean islands near the groove, then the muscle's envelope.
 
     `nearby_lean`: lean voxels of the slices within NEARBY_MM (this one too); `reach_mm`: per row,
     how far lateral (mm) their islands may lie (see multifidus_reach); none lie behind the back of
     the compartment (multifidus and erector spinae as split). Both None: this slice only.
+    `not_muscle`: tissue that reads lean but is not muscle (the posterior elements' bone and ligament,
+    known from a water image): neither an island nor inside the envelope.
     """
     # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better;
     # where the split left it only a lean piece of a fatty groove, the groove is judged with it
@@ -54,6 +65,8 @@ def recover_multifidus(
     if share >= FATTY_LEAN_OUTLINE_SHARE:
         return multifidus, erector
     region = allowed & behind & ~erector
+    if not_muscle is not None:
+        region &= ~not_muscle
     lean = fat_fraction < compartment.LEAN_FAT_FRACTION
     recovered = multifidus | linked_islands(multifidus | groove, lean, region, spacing)
     if nearby_lean is not None and reach_mm is not None:
