@@ -19,6 +19,29 @@ def shared_case(*parts: str) -> Path:
     return path
 
 
+TUM01 = ("axial_dixon", "TUM01")  # the axial water/fat case with expert back-muscle labels
+
+
+def read_tum01(case: Path):
+    """(water, fat, expert labels in the project's label values) of the TUM01 folder `case`."""
+    import json
+
+    import numpy as np
+
+    from spinequant.imageio import read_volume
+    from spinequant.labels import DEFAULT_LABELS
+
+    water = read_volume(str(case / "image_water.nii.gz"))
+    fat = read_volume(str(case / "image_fat.nii.gz"))
+    expert = read_volume(str(case / "labels.nii.gz")).array
+    meta = json.loads((case / "meta.json").read_text())
+    value_of = {structure.key: value for value, structure in DEFAULT_LABELS.items()}
+    reference = np.zeros_like(expert)
+    for value, name in meta["label_map"].items():
+        reference[expert == int(value)] = value_of[name]
+    return water, fat, reference
+
+
 # The labelled sagittal series of ../shared/data (T1, TIRM, T2, gradient echo).
 SAGITTAL_CASES = (
     "sagittal_t1/VB1_06_AKs6",
@@ -40,8 +63,12 @@ def axial_reference(volume, slice_mm: float = 4.0, offset_mm: float = 0.0):
 
     image = volume.to_sitk()
     size = np.array(image.GetSize()) - 1
-    corners = np.array([image.TransformContinuousIndexToPhysicalPoint([float(v) for v in np.array(c) * size])
-                        for c in np.ndindex(2, 2, 2)])
+    corners = np.array(
+        [
+            image.TransformContinuousIndexToPhysicalPoint([float(v) for v in np.array(c) * size])
+            for c in np.ndindex(2, 2, 2)
+        ]
+    )
     low, high = corners.min(axis=0), corners.max(axis=0)
     extent = [int(high[0] - low[0]) + 1, int(high[1] - low[1]) + 1, int((high[2] - low[2]) / slice_mm) + 1]
     reference = sitk.Image(extent, sitk.sitkFloat32)

@@ -6,8 +6,6 @@ Run: python eval_segment_tum01.py [tum01] [phantom] [--seeds=0,1,2,3]
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,10 +16,11 @@ from skimage.morphology import convex_hull_image
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "SpineQuantCore"))
+sys.path.insert(0, str(ROOT / "Testing"))
 
+from shared_data import SHARED_DATA, TUM01, read_tum01  # noqa: E402
 from spinequant.errors import InputError  # noqa: E402
 from spinequant.fat.methods import dixon_fat_fraction  # noqa: E402
-from spinequant.imageio import read_volume  # noqa: E402
 from spinequant.labels import DEFAULT_LABELS  # noqa: E402
 from spinequant.phantoms.axial import make_axial_phantom  # noqa: E402
 from spinequant.review import dice  # noqa: E402
@@ -72,19 +71,11 @@ def measures(name: str, predicted: np.ndarray, reference: np.ndarray, fat_fracti
 
 def load_tum01():
     """(water, fat, expert labels in the project's values) of TUM01, or None where ../shared is absent."""
-    case = Path(os.environ.get("SPINEQUANT_SHARED", ROOT.parent / "shared")) / "data" / "axial_dixon" / "TUM01"
+    case = SHARED_DATA.joinpath(*TUM01)
     if not case.exists():
         print(f"TUM01 skipped: {case} is absent")
         return None
-    water = read_volume(str(case / "image_water.nii.gz"))
-    fat = read_volume(str(case / "image_fat.nii.gz"))
-    expert = read_volume(str(case / "labels.nii.gz")).array
-    meta = json.loads((case / "meta.json").read_text())
-    value_of = {structure.key: value for value, structure in DEFAULT_LABELS.items()}
-    reference = np.zeros_like(expert)
-    for value, name in meta["label_map"].items():
-        reference[expert == int(value)] = value_of[name]
-    return water, fat, reference
+    return read_tum01(case)
 
 
 def tum01() -> None:

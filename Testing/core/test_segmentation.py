@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from shared_data import shared_case
+from shared_data import TUM01, read_tum01, shared_case
 from spinequant.cli import main
 from spinequant.errors import InputError
 from spinequant.imageio import Volume, read_volume
@@ -153,16 +151,7 @@ def test_totalsegmentator_example_imports_with_sides():
 
 def _tum01():
     """TUM01's water and fat volumes and the expert's labels in the project's values."""
-    case = shared_case("axial_dixon", "TUM01")
-    water = read_volume(str(case / "image_water.nii.gz"))
-    fat = read_volume(str(case / "image_fat.nii.gz"))
-    expert = read_volume(str(case / "labels.nii.gz")).array
-    meta = json.loads((case / "meta.json").read_text())
-    to_project = {"multifidus_left": 1, "multifidus_right": 2, "erector_spinae_left": 3, "erector_spinae_right": 4}
-    reference = np.zeros_like(expert)
-    for value, name in meta["label_map"].items():
-        reference[expert == int(value)] = to_project[name]
-    return water, fat, reference
+    return read_tum01(shared_case(*TUM01))
 
 
 @pytest.mark.shared
