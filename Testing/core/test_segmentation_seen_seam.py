@@ -1,5 +1,5 @@
 """Where marbling fat hides the plane between multifidus and erector spinae, the seam follows where the
-neighbouring slices saw it on the plane (split.seam_on_planes, split.seen_lines)."""
+neighbouring slices saw it on the plane (boundary.seam_on_planes, split.seen_lines)."""
 
 import numpy as np
 
@@ -30,12 +30,17 @@ def _seam_mm(multifidus):
     return np.array([LATERAL_MM[np.nonzero(row)[0].max() + 1] for row in multifidus[2:22]])
 
 
+def _seam_on_planes(mask, fat_fraction):
+    relief = split.plane_relief(mask, fat_fraction, SPACING)
+    return boundary.seam_on_planes(mask, relief, LATERAL_MM, FACET_MM, SPACING)
+
+
 def test_a_slice_reports_the_seam_only_on_the_rows_where_a_plane_holds_it():
     mask = _compartment()
-    seen = split.seam_on_planes(mask, _fat_fraction(26, slice(2, 12)), LATERAL_MM, FACET_MM, SPACING)
+    seen = _seam_on_planes(mask, _fat_fraction(26, slice(2, 12)))
     assert np.allclose(seen[3:11], LATERAL_MM[26])  # the plane column is the first erector spinae one
     assert np.isnan(seen[:2]).all() and np.isnan(seen[16:]).all()  # (the relief is smoothed along rows)
-    hidden = split.seam_on_planes(mask, _fat_fraction(), LATERAL_MM, FACET_MM, SPACING)
+    hidden = _seam_on_planes(mask, _fat_fraction())
     assert np.isnan(hidden).all()
 
 

@@ -244,6 +244,7 @@ class SideFrame(NamedTuple):
     fused_front: np.ndarray  # what was cut off the front (quadratus, aponeurosis)
     tip_row: Optional[int]  # the spinous process tip's row
     covered_back: Optional[float]  # the multifidus's back where the erector spinae covers it
+    relief: np.ndarray  # the fat planes the seam follows (split.plane_relief)
 
 
 def _frame_side(prepared: Optional[PreparedSide], fused: bool, maps, k, spacing) -> Optional[SideFrame]:
@@ -255,7 +256,8 @@ def _frame_side(prepared: Optional[PreparedSide], fused: bool, maps, k, spacing)
     trimmed = compartment.cut_front(mask, lateral_mm, lamina_row, prepared.border_mm, spacing) if fused else mask
     tip_row = fascia.spinous_tip_row(maps.fat_fraction[k], maps.dark[k], lateral_mm, lamina_row, spacing[1])
     covered_back = fascia.covered_multifidus_back(trimmed, lateral_mm, prepared.border_mm, tip_row, spacing[1])
-    return SideFrame(trimmed, mask & ~trimmed, tip_row, covered_back)
+    relief = split.plane_relief(trimmed, maps.fat_fraction[k], spacing)
+    return SideFrame(trimmed, mask & ~trimmed, tip_row, covered_back, relief)
 
 
 def _seen_seams(prepared, framed, maps, n_slices: int, spacing) -> np.ndarray:
@@ -272,8 +274,8 @@ def _seen_seams(prepared, framed, maps, n_slices: int, spacing) -> np.ndarray:
     for (k, column), frame in framed.items():
         if frame is not None:
             side = prepared[k, column]
-            on_planes[k, column] = split.seam_on_planes(
-                frame.mask, maps.fat_fraction[k], side.lateral_mm, side.facet_mm, spacing, frame.covered_back
+            on_planes[k, column] = boundary.seam_on_planes(
+                frame.mask, frame.relief, side.lateral_mm, side.facet_mm, spacing, frame.covered_back
             )
     return np.stack([split.seen_lines(on_planes[:, column], spacing[2]) for column in range(len(SIDES))], axis=1)
 
@@ -288,9 +290,9 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
     name = dict(SIDES)[side]
     lamina_row, facet_mm = prepared.lamina_row, prepared.facet_mm
     allowed, lateral_mm = prepared.allowed, prepared.lateral_mm
-    mask, fused_front, tip_row, covered_back = frame
+    mask, fused_front, tip_row, covered_back, relief = frame
     fat_fraction = maps.fat_fraction[k]
-    seam_mm = split.seam_line(mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back, seen_line)
+    seam_mm = boundary.seam_line(mask, relief, lateral_mm, facet_mm, spacing, covered_back, seen_line)
     multifidus, erector = split.cut_at(mask, seam_mm, lateral_mm)
     border_mm = boundary.expected_border(facet_mm, covered_back is not None)
     reach_mm = fatty.multifidus_reach(seam_mm, border_mm)

@@ -8,7 +8,7 @@ The groove seeds also anchor the fatty-muscle recovery.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 from scipy import ndimage
@@ -57,46 +57,28 @@ def fat_planes_relief(fat_fraction: np.ndarray, spacing) -> np.ndarray:
 
 def split_compartment(mask, fat_fraction, lateral_mm, facet_mm: float, spacing, covered_back=None, seen_line=None):
     """(multifidus, erector spinae) masks of one side of one slice, cut along the optimal seam
-    (seam_line, same arguments)."""
-    line = seam_line(mask, fat_fraction, lateral_mm, facet_mm, spacing, covered_back, seen_line)
+    (boundary.seam_line on the compartment's plane_relief)."""
+    relief = plane_relief(mask, fat_fraction, spacing)
+    line = boundary.seam_line(mask, relief, lateral_mm, facet_mm, spacing, covered_back, seen_line)
     return cut_at(mask, line, lateral_mm)
 
 
-def seam_line(
-    mask: np.ndarray,
-    fat_fraction: np.ndarray,
-    lateral_mm: np.ndarray,
-    facet_mm: float,
-    spacing,
-    covered_back: Optional[float] = None,
-    seen_line: Optional[np.ndarray] = None,
-) -> np.ndarray:
-    """Per row: the lateral position (mm) of the multifidus / erector spinae boundary (NaN on every
-    row where the compartment is empty).
-
-    The seam follows a fat plane where one shows, else where the neighbouring slices saw it on one
-    (`seen_line`, per row, from seen_lines), else the anatomical line from the facet joint
-    (boundary.py); `covered_back`: the row of the multifidus's back where the erector spinae covers
-    it (fascia.covered_multifidus_back), None at the open levels.
-    """
+def plane_relief(mask: np.ndarray, fat_fraction: np.ndarray, spacing) -> np.ndarray:
+    """The fat planes' relief (fat_planes_relief, negative values 0) over the mask's bounding box,
+    0 elsewhere: what the seam follows (boundary.seam_line, boundary.seam_on_planes)."""
+    relief = np.zeros(mask.shape, np.float32)
     if not mask.any():
-        return np.full(mask.shape[0], np.nan)
-    relief = _relief(mask, fat_fraction, spacing)
-    return boundary.seam_line(mask, relief, lateral_mm, facet_mm, spacing, covered_back, seen_line)
+        return relief
+    rows, columns = np.nonzero(mask)
+    box = (slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1))
+    relief[box] = np.clip(fat_planes_relief(fat_fraction[box], spacing), 0, None)
+    return relief
 
 
 def cut_at(mask: np.ndarray, line: np.ndarray, lateral_mm: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """(medial, lateral) parts of the mask on either side of a line (lateral mm per row)."""
     medial = mask & (lateral_mm[None, :] < line[:, None])
     return medial, mask & ~medial
-
-
-def seam_on_planes(mask, fat_fraction, lateral_mm, facet_mm: float, spacing, covered_back=None) -> np.ndarray:
-    """Per row: where this slice's seam runs on a clear fat plane (lateral mm), NaN elsewhere."""
-    if not mask.any():
-        return np.full(mask.shape[0], np.nan)
-    relief = _relief(mask, fat_fraction, spacing)
-    return boundary.seam_on_planes(mask, relief, lateral_mm, facet_mm, spacing, covered_back)
 
 
 def seen_lines(on_planes: np.ndarray, spacing_z: float) -> np.ndarray:
@@ -112,14 +94,6 @@ def seen_lines(on_planes: np.ndarray, spacing_z: float) -> np.ndarray:
         if enough.any():
             lines[k, enough] = np.nanmedian(near[:, enough], axis=0)
     return lines
-
-
-def _relief(mask, fat_fraction, spacing) -> np.ndarray:
-    rows, columns = np.nonzero(mask)
-    box = (slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1))
-    relief = np.zeros(mask.shape, np.float32)
-    relief[box] = np.clip(fat_planes_relief(fat_fraction[box], spacing), 0, None)
-    return relief
 
 
 def consistent_across_slices(labels: np.ndarray, pairs, spacing) -> np.ndarray:
