@@ -170,6 +170,9 @@ class ParaspinalFatWidget(PanelMixin, ScriptedLoadableModuleWidget, VTKObservati
             segmentation.SetReferenceImageGeometryParameterFromVolumeNode(parameters.inputVolume)
             slicer.util.setSliceViewerLayers(background=parameters.inputVolume, fit=True)
             self._markMeasured()
+            check = self.logic.sliceCheckTable(segmentation)
+            if check is not None:
+                self.showTable(check)
 
     def onEditButton(self) -> None:
         # GUI only: hand the segmentation and its image to Slicer's Segment Editor.
@@ -294,7 +297,8 @@ class ParaspinalFatLogic(ReviewLogicMixin, ScriptedLoadableModuleLogic):
 
     @staticmethod
     def defaultSegmenter(backend="builtin"):
-        """segmenter(image, water, fat) -> project label Volume, from spinequant.segmentation."""
+        """segmenter(image, water, fat) -> spinequant.segmentation.SegmentationResult (project label
+        Volume and per-slice check table)."""
         try:
             from spinequant.segmentation import segment
         except ImportError as exc:
@@ -302,7 +306,7 @@ class ParaspinalFatLogic(ReviewLogicMixin, ScriptedLoadableModuleLogic):
                                  "load or draw a muscle segmentation instead.")) from exc
 
         def run(image, water, fat):
-            return segment(image, water, fat, backend=backend).labels
+            return segment(image, water, fat, backend=backend)
 
         return run
 
@@ -312,8 +316,10 @@ class ParaspinalFatLogic(ReviewLogicMixin, ScriptedLoadableModuleLogic):
         replaced): one segment per muscle and side with standard name, colour and terminology.
 
         A hidden copy of the automatic result is kept and referenced from the node, so accepting the
-        case can report how much the user corrected by hand. ``segmenter(image, water, fat)`` returning
-        a label Volume (or array) replaces the built-in method. Returns the segmentation node.
+        case can report how much the user corrected by hand; so is a table with one row per slice
+        (flags, confidence, review hints, areas: where to check first, see sliceCheckTable).
+        ``segmenter(image, water, fat)`` returning a label Volume (or array, or a result with
+        ``labels`` and ``quality``) replaces the built-in method. Returns the segmentation node.
         """
         if volumeNode is None:
             raise ValueError(_("Select the image to segment."))
@@ -321,6 +327,7 @@ class ParaspinalFatLogic(ReviewLogicMixin, ScriptedLoadableModuleLogic):
         from ParaspinalFatLib.segments import fill_segmentation_from_labels
         from ParaspinalFatLib.volumes import volume_from_node
         from spinequant.review import checked_progress
+        from spinequant.segmentation import check_table
 
         report = checked_progress(progress)
         report(0.0, _("Reading the image"))
@@ -329,7 +336,8 @@ class ParaspinalFatLogic(ReviewLogicMixin, ScriptedLoadableModuleLogic):
         fat = volume_from_node(fatNode) if fatNode is not None else None
         run = segmenter or self.defaultSegmenter(backend)
         report(0.1, _("Segmenting muscles"))
-        labels = run(image, water, fat)
+        result = run(image, water, fat)
+        labels = getattr(result, "labels", result)
         array = getattr(labels, "array", labels)
         if tuple(array.shape) != tuple(image.array.shape):
             raise ValueError(f"the segmenter returned a {array.shape} label map for a {image.array.shape} image")
@@ -342,11 +350,29 @@ class ParaspinalFatLogic(ReviewLogicMixin, ScriptedLoadableModuleLogic):
         segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
         fill_segmentation_from_labels(segmentationNode, array, volumeNode)
         automatic = keep_automatic_copy(segmentationNode)
+        check = getattr(result, "quality", None)
+        checkNode = self._writeSliceCheck(segmentationNode, check if check is not None else check_table(array, image))
         caseId = case_of(volumeNode)
-        tag_case_node(segmentationNode, caseId)
-        tag_case_node(automatic, caseId)
+        for node in (segmentationNode, automatic, checkNode):
+            tag_case_node(node, caseId)
         report(1.0, _("Done"))
         return segmentationNode
+
+    @staticmethod
+    def sliceCheckTable(segmentationNode):
+        """The per-slice check of the segmenter's result (a table node), or None where there is none."""
+        from ParaspinalFatLib.review_nodes import SLICE_CHECK_REFERENCE
+
+        return segmentationNode.GetNodeReference(SLICE_CHECK_REFERENCE) if segmentationNode is not None else None
+
+    def _writeSliceCheck(self, segmentationNode, check):
+        from ParaspinalFatLib.review_nodes import SLICE_CHECK_REFERENCE
+        from ParaspinalFatLib.tables import slice_check_to_node
+
+        name = f"{segmentationNode.GetName()} check"
+        node = slice_check_to_node(check, self.sliceCheckTable(segmentationNode), name, segmentationNode.GetScene())
+        segmentationNode.SetNodeReferenceID(SLICE_CHECK_REFERENCE, node.GetID())
+        return node
 
     # --- quantify
 
@@ -603,6 +629,8 @@ class ParaspinalFatTest(ScriptedLoadableModuleTest):
         segmentationNode = logic.segmentMuscles(imageNode, segmenter=lambda image, water, fat: phantom.labels)
         self.assertEqual(segmentationNode.GetSegmentation().GetNumberOfSegments(), 8)
         self.assertIsNotNone(automatic_segmentation(segmentationNode))
+        check = logic.sliceCheckTable(segmentationNode)
+        self.assertEqual(check.GetNumberOfRows(), 6)  # one row per slice: where to look first
         overlay = logic.fatVoxelOverlay(imageNode, segmentationNode, "calibrated")
         self.assertGreater(overlay.GetSegmentation().GetNumberOfSegments(), 0)
         self.delayDisplay("Test passed")

@@ -22,6 +22,7 @@ from .volumes import node_from_volume
 
 CASE_ATTRIBUTE = "SpineQuant.ReviewCase"
 AUTOMATIC_REFERENCE = "SpineQuant.automaticSegmentation"
+SLICE_CHECK_REFERENCE = "SpineQuant.sliceCheck"  # the segmenter's per-slice check table
 AUTOMATIC_LANDMARKS_ATTRIBUTE = "SpineQuant.AutomaticLandmarksLPS"
 
 

@@ -114,6 +114,37 @@ def wide_table_to_node(frame: pd.DataFrame, table_node=None, name: str = "Measur
     return node
 
 
+SLICE_CHECK_INFO: Dict[str, tuple] = {
+    # name: (title, unit, description)
+    "slice": ("Slice", "", "Slice index in the image (0 = first slice)"),
+    "z_mm": ("Position", "mm", "Slice position along the image's slice axis"),
+    "confidence": ("Confidence", "", "1 without flags; each flag takes 0.25 off"),
+    "flags": ("Flags", "", "What looks implausible on the slice: a muscle missing on one side, an area "
+              "out of range, left/right asymmetry, an area jump against both neighbouring slices"),
+    "hints": ("Review hints", "", "Choices the segmenter made without an image boundary, e.g. an erector "
+              "spinae front drawn from anatomy"),
+}
+
+
+def slice_check_to_node(frame: pd.DataFrame, table_node=None, name: str = "Segmentation check", scene=None):
+    """Write the segmenter's per-slice check (spinequant.segmentation.check_table) into a table node:
+    slice, position, confidence, flags and hints first, then one area column (mm2) per structure."""
+    missing = [c for c in SLICE_CHECK_INFO if c not in frame.columns]
+    if missing:
+        raise ValueError(f"not a SpineQuant segmentation check table, missing columns: {', '.join(missing)}")
+    node = table_node if table_node is not None else _new_table_node(name, scene)
+    columns = {}
+    for column, (title, unit, description) in SLICE_CHECK_INFO.items():
+        numeric = column not in ("flags", "hints")
+        columns[column] = (frame[column].tolist(), numeric, title, unit, description)
+    for column in [c for c in frame.columns if c.startswith("area_mm2_")]:
+        structure = column[len("area_mm2_"):]
+        title = f"{structure.replace('_', ' ').capitalize()} area"
+        columns[column] = (frame[column].tolist(), True, title, "mm2", f"Segmented area of the {title.lower()[:-5]}")
+    _fill(node, columns)
+    return node
+
+
 def node_to_frame(table_node) -> pd.DataFrame:
     """Read a table node back into a DataFrame (double columns as floats, others as text)."""
     table = table_node.GetTable()

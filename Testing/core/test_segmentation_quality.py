@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spinequant.segmentation.quality import slice_quality
+from spinequant.segmentation.quality import FRONT_FROM_ANATOMY, slice_quality
 
 
 def test_a_slice_whose_area_doubles_against_both_neighbours_is_flagged():
@@ -35,7 +35,7 @@ def test_an_erector_front_drawn_from_anatomy_is_a_hint_not_a_confidence_penalty(
     labels[:, 10:30, 2:20] = 3
     labels[:, 10:30, 40:58] = 4
     drawn = np.array([[False, False], [True, False], [True, True]])
-    table = slice_quality(labels, 1.0, np.arange(3.0) * 4, drawn)
+    table = slice_quality(labels, 1.0, np.arange(3.0) * 4, {FRONT_FROM_ANATOMY: drawn})
     assert list(table["hints"]) == [
         "",
         "erector_spinae_left_front_from_anatomy",

@@ -68,6 +68,31 @@ def test_segment_fills_named_segments_and_keeps_the_automatic_copy(axial, parasp
     assert again is segmentation and segmentation.GetSegmentation().GetNumberOfSegments() == 8
     scene = nodes["image"].GetScene()
     assert scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 2
+    assert scene.GetNumberOfNodesByClass("vtkMRMLTableNode") == 1  # the slice check, refilled too
+
+
+def test_segment_writes_a_per_slice_check_table(axial, paraspinal):
+    # a segmenter that returns labels only still gets the check (areas, flags); one side's multifidus
+    # missing on slice 3 is flagged there and lowers that slice's confidence
+    from ParaspinalFatLib.tables import node_to_frame
+
+    phantom, nodes = axial
+    labels = phantom.labels.array.copy()
+    labels[3][labels[3] == 1] = 0
+    logic = paraspinal.ParaspinalFatLogic()
+    segmentation = logic.segmentMuscles(nodes["image"], segmenter=lambda image, water, fat: labels)
+    check = logic.sliceCheckTable(segmentation)
+    table = check.GetTable()
+    assert table.GetNumberOfRows() == labels.shape[0]
+    assert table.GetColumnByName("confidence").GetDataType() == VTK_DOUBLE
+    assert table.GetColumnByName("area_mm2_multifidus_left").GetDataType() == VTK_DOUBLE
+    assert check.GetColumnTitle("confidence") == "Confidence" and check.GetColumnUnitLabel("z_mm") == "mm"
+    assert check.GetColumnUnitLabel("area_mm2_erector_spinae_right") == "mm2"
+    frame = node_to_frame(check)
+    assert "multifidus_missing_left" in frame.loc[3, "flags"] and frame.loc[3, "confidence"] < 1.0
+    assert frame.drop(index=3)["flags"].eq("").all()
+    pixel_mm2 = 2.5 * 2.5
+    assert np.allclose(frame["area_mm2_erector_spinae_left"], (labels == 3).sum(axis=(1, 2)) * pixel_mm2)
 
 
 def test_segment_with_the_builtin_segmenter(axial, paraspinal):
@@ -80,6 +105,9 @@ def test_segment_with_the_builtin_segmenter(axial, paraspinal):
     masks = structure_masks(segmentation, nodes["image"])
     assert {s.name for s in masks} >= {"multifidus", "erector_spinae"}
     assert all(m.any() for m in masks.values())
+    check = paraspinal.ParaspinalFatLogic.sliceCheckTable(segmentation)
+    assert check.GetTable().GetNumberOfRows() == nodes["image"].GetImageData().GetDimensions()[2]
+    assert check.GetTable().GetColumnByName("hints") is not None
 
 
 def test_segment_can_be_cancelled(axial, paraspinal):

@@ -7,6 +7,6 @@ MuscleMap and generic label maps, all behind :func:`segment`. Output values foll
 
 from __future__ import annotations
 
-from .api import BACKENDS, SegmentationResult, segment
+from .api import BACKENDS, SegmentationResult, check_table, segment
 
-__all__ = ["BACKENDS", "SegmentationResult", "segment"]
+__all__ = ["BACKENDS", "SegmentationResult", "check_table", "segment"]

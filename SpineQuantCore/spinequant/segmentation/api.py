@@ -58,11 +58,12 @@ def segment(
     fat_c = to_canonical(fat)[0].array.astype(np.float32) if fat is not None else None
     array = canonical.array.astype(np.float32)
     spacing = canonical.spacing
-    front_from_anatomy = None
+    hints = None
     if backend == BUILTIN:
         labels, anatomy = builtin.segment_canonical(array, spacing, water_c, fat_c)
         _require_spine(labels, image)
-        front_from_anatomy = anatomy.front_from_anatomy[canonical_slice_order(image)]
+        order = canonical_slice_order(image)
+        hints = {template: drawn[order] for template, drawn in anatomy.hints.items()}
     else:
         foreign = _foreign_labels(image, foreign_labels, backend)
         class_map = importers.class_map_for(backend, label_map_path)
@@ -73,9 +74,14 @@ def segment(
     result = from_canonical(canonical.with_array(labels), code, image)
     result.array = result.array.astype(np.uint8)
     result.source = f"{image.source} ({backend} segmentation)"
+    return SegmentationResult(result, check_table(result.array, image, hints), backend)
+
+
+def check_table(labels: np.ndarray, image: Volume, hints=None) -> pd.DataFrame:
+    """The per-slice quality table (quality.slice_quality) of a label map on the image's grid, for any
+    segmentation (`hints`: the built-in segmenter's review hints, input slice order)."""
     positions = image.origin[2] + np.arange(image.array.shape[0]) * image.spacing[2]
-    table = quality.slice_quality(result.array, image.pixel_area_mm2, positions, front_from_anatomy)
-    return SegmentationResult(result, table, backend)
+    return quality.slice_quality(np.asarray(labels).astype(np.int64), image.pixel_area_mm2, positions, hints)
 
 
 def _foreign_labels(image: Volume, foreign: Optional[Volume], backend: str) -> Volume:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 from scipy import ndimage
@@ -11,6 +11,7 @@ from scipy import ndimage
 from ..labels import LABEL_OF
 from . import body as body_module
 from . import boundary, compartment, fascia, fatty, landmarks, midline, psoas, quadratus, split, strands, tissue
+from .quality import FRONT_FROM_ANATOMY
 
 SIDES = ((1, "left"), (-1, "right"))  # +x is the patient's left in LPS
 SKIN_MARGIN_MM = 5.0  # skin and partial-volume voxels at the body edge are never muscle
@@ -27,9 +28,10 @@ class Anatomy:
     lamina: np.ndarray  # row per slice and side (left, right)
     facet: np.ndarray  # lateral reach (mm) of lamina/facet per slice and side (left, right)
     maps: tissue.TissueMaps
-    # per slice and side (left, right): the erector spinae's front was drawn from anatomy because
-    # lean tissue was fused to it (set by segment_canonical; a place for the reviewer to check)
-    front_from_anatomy: Optional[np.ndarray] = None
+    # where the reviewer should check first (set by segment_canonical): {quality hint template:
+    # (slices, sides)}, here the erector spinae's front drawn from anatomy because lean tissue was
+    # fused to it
+    hints: Dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def segment_canonical(
@@ -50,7 +52,7 @@ def segment_canonical(
     back_labels, back_lean, back_body = labels[box], lean[box], body[box]
     may_hold = np.zeros(back_labels.shape, bool)  # where each side's back muscles may lie, slice by slice
     fused_front = np.zeros(image.shape, bool)  # lean tissue cut off the erector spinae's front
-    anatomy.front_from_anatomy = np.zeros((image.shape[0], len(SIDES)), bool)
+    anatomy.hints = {FRONT_FROM_ANATOMY: np.zeros((image.shape[0], len(SIDES)), bool)}
     found = _compartments(back_lean, back_body, anatomy, row0, col0, spacing)
     prepared = {}  # (slice, side column): the side's compartment, ready for its split
     for k in range(image.shape[0]):
@@ -73,7 +75,7 @@ def segment_canonical(
         search = _label_side(back_labels[k], side_mask, frame, clues, back_maps, k, side, spacing)
         may_hold[k] |= search.allowed
         fused_front[box][k] |= search.fused_front
-        anatomy.front_from_anatomy[k, column] = search.fused_front.any()
+        anatomy.hints[FRONT_FROM_ANATOMY][k, column] = search.fused_front.any()
     back_pairs = [(LABEL_OF[f"multifidus_{name}"], LABEL_OF[f"erector_spinae_{name}"]) for _, name in SIDES]
     # the vote adds only where the slice's own search could have put muscle (same limits)
     compartment.consistent_outline(back_labels, back_pairs, may_hold, spacing)  # in place, on the crop

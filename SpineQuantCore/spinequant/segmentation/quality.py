@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -22,19 +22,22 @@ ASYMMETRY_RATIO = 1.6  # left/right area ratio beyond which a slice is flagged
 # neighbouring slices means a leak or a missed part on that slice.
 JUMP_RATIO = 2.0
 FLAG_PENALTY = 0.25
+# review hints: choices the segmenter made without an image boundary (name templates, '{side}')
+FRONT_FROM_ANATOMY = "erector_spinae_{side}_front_from_anatomy"  # a fused front cut along the fascia line
 
 
 def slice_quality(
     labels: np.ndarray,
     pixel_area_mm2: float,
     slice_positions_mm: np.ndarray,
-    front_from_anatomy: Optional[np.ndarray] = None,
+    hints: Optional[Mapping[str, np.ndarray]] = None,
 ) -> pd.DataFrame:
     """One row per slice: areas per structure, flags (';'-joined), a 0..1 confidence, and review hints.
 
-    Hints name choices the method had to make without an image boundary (here: an erector spinae
-    front drawn from anatomy, `front_from_anatomy` per slice and side); they tell the reviewer where
-    to look without counting against the confidence, which rates the result's plausibility.
+    Hints name choices the method had to make without an image boundary (`hints`: {name template
+    such as FRONT_FROM_ANATOMY: (slices, 2) per slice and side, left then right}); they tell the
+    reviewer where to look without counting against the confidence, which rates the result's
+    plausibility.
     """
     rows = []
     for k in range(labels.shape[0]):
@@ -48,17 +51,16 @@ def slice_quality(
     flags = [_flags(row) + jumps[k] for k, row in enumerate(rows)]
     table["flags"] = [";".join(found) for found in flags]
     table["confidence"] = [max(0.0, 1.0 - FLAG_PENALTY * len(found)) for found in flags]
-    table["hints"] = _front_hints(front_from_anatomy, labels.shape[0])
+    table["hints"] = _hints(hints or {}, labels.shape[0])
     return table
 
 
-def _front_hints(front_from_anatomy: Optional[np.ndarray], n_slices: int) -> List[str]:
-    if front_from_anatomy is None:
-        return [""] * n_slices
-    return [
-        ";".join(f"erector_spinae_{side}_front_from_anatomy" for side, drawn in zip(("left", "right"), row) if drawn)
-        for row in front_from_anatomy
-    ]
+def _hints(hints: Mapping[str, np.ndarray], n_slices: int) -> List[str]:
+    per_slice: List[List[str]] = [[] for _ in range(n_slices)]
+    for template, drawn in hints.items():
+        for k, row in enumerate(drawn):
+            per_slice[k] += [template.format(side=side) for side, on in zip(("left", "right"), row) if on]
+    return [";".join(found) for found in per_slice]
 
 
 def _area_jumps(table: pd.DataFrame) -> List[List[str]]:
