@@ -49,7 +49,7 @@ def test_fat_voxels_where_the_two_muscles_meet_are_given_back_lean_ones_stay():
 
 
 def test_water_poor_tissue_by_the_posterior_elements_is_not_multifidus():
-    from spinequant.segmentation.compartment import water_poor_elements
+    from spinequant.segmentation.compartment import bone_and_ligament
 
     shape = (40, 60)
     lateral_mm = np.arange(shape[1], dtype=float)  # column = mm from the midline (1 mm pixels)
@@ -62,10 +62,25 @@ def test_water_poor_tissue_by_the_posterior_elements_is_not_multifidus():
     water[25:30, 8:12] = 30.0  # a marbling fat patch beside it: fat, so a dent-filling decision, kept
     fat_fraction[25:30, 8:12] = 0.9
     water[25:30, 45:50] = 150.0  # water-poor but far from the posterior elements: kept
-    out = mask & ~water_poor_elements(mask, water, fat_fraction, lateral_mm, lamina_row=5.0, spacing=(1.0, 1.0, 4.0))
+    out = mask & ~bone_and_ligament(mask, water, fat_fraction, lateral_mm, lamina_row=5.0, spacing=(1.0, 1.0, 4.0))
     assert not out[10:35, 3:7].any()
     assert out[25:30, 8:12].all() and out[25:30, 45:50].all()
     assert (out[:, 7:] == mask[:, 7:]).all()
     few = np.zeros(shape, bool)
     few[0:2, 40:50] = True  # no multifidus to compare with: nothing is removed
-    assert not water_poor_elements(few, water, fat_fraction, lateral_mm, 5.0, (1.0, 1.0, 4.0)).any()
+    assert not bone_and_ligament(few, water, fat_fraction, lateral_mm, 5.0, (1.0, 1.0, 4.0)).any()
+
+
+def test_on_one_fat_bright_image_tissue_darker_than_the_multifidus_by_the_spinous_process_is_bone():
+    from spinequant.segmentation.compartment import DARK_ELEMENTS_SHARE, bone_and_ligament
+
+    shape = (40, 60)
+    lateral_mm = np.arange(shape[1], dtype=float)
+    mask = np.zeros(shape, bool)
+    mask[10:35, 3:55] = True
+    signal = np.full(shape, 500.0)
+    pseudo_fat_fraction = np.full(shape, 0.0)
+    signal[10:35, 3:6] = 350.0  # ligament: 0.7 of the muscle, reads lean on the pseudo fat fraction
+    signal[10:35, 6:9] = 425.0  # muscle shaded to 0.85: still muscle
+    found = bone_and_ligament(mask, signal, pseudo_fat_fraction, lateral_mm, 5.0, (1.0, 1.0, 4.0), DARK_ELEMENTS_SHARE)
+    assert found[10:35, 3:6].all() and not found[:, 6:].any()

@@ -171,10 +171,13 @@ def test_nearby_lean_is_taken_within_12_mm_and_where_each_slice_allows_muscle():
     from spinequant.segmentation.builtin import PreparedSide, _nearby_lean
 
     def side(allowed):
-        return PreparedSide(allowed, allowed, np.zeros(4), 0.0, False, 0.0, 0.0)
+        ligament = np.zeros_like(allowed)
+        ligament[1, 1] = True  # bone and ligament by the posterior elements: lean, never muscle
+        return PreparedSide(allowed, allowed, np.zeros(4), 0.0, False, 0.0, 0.0, ligament)
 
     fat_fraction = np.full((6, 4, 4), 0.9, np.float32)
     fat_fraction[:, 0, 0] = 0.05  # lean on every slice, allowed on slice 1 only
+    fat_fraction[:, 1, 1] = 0.05
     fat_fraction[4, 2, 2] = 0.05  # lean on slice 4 (16 mm from slice 0 at 4 mm slices)
     fat_fraction[3, 3, 3] = 0.05  # lean on slice 3 (12 mm)
     everywhere, not_corner = np.ones((4, 4), bool), np.ones((4, 4), bool)
@@ -186,6 +189,7 @@ def test_nearby_lean_is_taken_within_12_mm_and_where_each_slice_allows_muscle():
     assert nearby[0, 0][3, 3] and not nearby[0, 0][2, 2]  # 12 mm away yes, 16 mm no
     assert not nearby[5, 0][0, 0]  # slices 2-5 do not allow it, slice 1 is 16 mm away
     assert (2, 0) not in nearby
+    assert not any(lean[1, 1] for lean in nearby.values())
 
 
 def test_bone_and_ligament_that_read_lean_are_not_islands_of_a_fatty_multifidus():

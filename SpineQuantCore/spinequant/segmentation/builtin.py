@@ -194,9 +194,9 @@ class PreparedSide(NamedTuple):
     fused: bool  # the slice's own test found lean tissue fused to the erector spinae's front
     lamina_row: float  # the lamina's row on the back crop
     facet_mm: float  # the facet's lateral reach
-    # water-poor bone and ligament by the posterior elements (with water and fat images; else None):
-    # lean on a fat-fraction map, but never muscle
-    posterior_elements: Optional[np.ndarray] = None
+    # bone and ligament by the posterior elements (compartment.bone_and_ligament): lean on a fat-fraction
+    # map, but never muscle
+    posterior_elements: np.ndarray
 
 
 def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Optional[PreparedSide]:
@@ -207,7 +207,6 @@ def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Op
     region, lateral_mm = compartment.side_region(lean.shape, mid, side, spacing[0], compartment.MIDLINE_GAP_MM)
     allowed = _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing)
     fat_fraction = maps.fat_fraction[k]
-    posterior_elements = None
     if maps.from_dixon:
         # a measured fat fraction: lean pieces that marbling fat cut off the muscle are muscle (from
         # intensity alone, partial volume at fat edges makes such pieces too often not muscle), and
@@ -215,7 +214,7 @@ def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Op
         mask = mask | compartment.cut_off_lean(lean & allowed, mask, lateral_mm, lamina_row, spacing[0])
         mask = compartment.close_border_dents(mask, allowed, spacing[0])
         water = maps.signal[k] * (1.0 - fat_fraction)
-        posterior_elements = compartment.water_poor_elements(mask, water, fat_fraction, lateral_mm, lamina_row, spacing)
+        posterior_elements = compartment.bone_and_ligament(mask, water, fat_fraction, lateral_mm, lamina_row, spacing)
         mask = mask & ~posterior_elements
         mask = compartment.drop_border_fat(mask, fat_fraction, lateral_mm, lamina_row, spacing)
     else:
@@ -223,6 +222,9 @@ def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Op
         # and bias/partial volume make the lean edge ragged, so the fascia's near-convex outline
         # decides. A measured (Dixon) fat fraction is trusted more: only narrow dents are filled.
         mask = compartment.fatty_envelope(mask, allowed)
+        posterior_elements = compartment.bone_and_ligament(
+            mask, maps.signal[k], fat_fraction, lateral_mm, lamina_row, spacing, compartment.DARK_ELEMENTS_SHARE
+        )
     # the narrower (upper-level) border: lateral of it lies erector spinae at every level
     border_mm = boundary.expected_border(facet_mm, covered=True)
     overhang_reach = None if maps.from_dixon else compartment.OVERHANG_FRONT_MM
@@ -324,8 +326,8 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
 
 def _nearby_lean(prepared, fat_fraction: np.ndarray, spacing_z: float) -> dict:
     """Per slice and side: the voxels lean on any slice within fatty.NEARBY_MM (this one too) where
-    that slice's back muscles may lie (not bone, behind its arch, inside its skin; with water and fat,
-    not the water-poor tissue of its posterior elements)."""
+    that slice's back muscles may lie (not bone, behind its arch, inside its skin, not the bone and
+    ligament of its posterior elements)."""
     reach = compartment.gap_slices(fatty.NEARBY_MM, spacing_z)
     lean = {
         (k, column): _muscle_room(side) & (fat_fraction[k] < compartment.LEAN_FAT_FRACTION)
@@ -341,7 +343,7 @@ def _nearby_lean(prepared, fat_fraction: np.ndarray, spacing_z: float) -> dict:
 
 def _muscle_room(side: PreparedSide) -> np.ndarray:
     """Where the side's back muscles may lie, less its posterior elements' bone and ligament."""
-    return side.allowed if side.posterior_elements is None else side.allowed & ~side.posterior_elements
+    return side.allowed & ~side.posterior_elements
 
 
 def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarray:

@@ -395,17 +395,24 @@ def close_border_dents(mask: np.ndarray, allowed: np.ndarray, pixel: float) -> n
 
 
 WATER_POOR_SHARE = 0.75  # bone, ligament and joint capsule hold well under muscle's water
+# ... and on one fat-bright image read darker than muscle, where fat-poor: fatty TUM01 (60 %, W+F,
+# seeds 0-1) MF 0.718/0.742, 0.664/0.673 -> 0.736/0.755, 0.684/0.688; 0.85/0.9 took lean
+# multifidus voxels off the phantom (60 % seed 3 MF L 0.964 -> 0.954 at 0.9); lean TUM01 unchanged
+DARK_ELEMENTS_SHARE = 0.8
 POSTERIOR_ELEMENTS_MM = 12.0  # the spinous process and interspinous ligament lie this close to the midline
 LAMINA_BAND_MM = 8.0  # ... the laminae, facet capsules and ligamentum flavum just behind the lamina row
 NEAR_LAMINA_LATERAL_MM = 35.0  # ... out to the facet joints
-MULTIFIDUS_REFERENCE_MM = 30.0  # lean voxels this close to the midline give the muscle's water level
+MULTIFIDUS_REFERENCE_MM = 30.0  # lean voxels this close to the midline give the muscle's level
 REFERENCE_FAT_FRACTION = 0.3  # ... clearly lean ones only, so that marbling does not lower it
 
 
-def water_poor_elements(mask, water, fat_fraction, lateral_mm, lamina_row: float, spacing) -> np.ndarray:
-    """Voxels by the posterior elements that hold much less water than the multifidus in `mask` and
-    are not fat: spinous process, interspinous ligament, facet capsule (with water and fat images;
-    none where the mask holds too little lean muscle to compare with).
+def bone_and_ligament(
+    mask, signal, fat_fraction, lateral_mm, lamina_row: float, spacing, share: float = WATER_POOR_SHARE
+) -> np.ndarray:
+    """Voxels by the posterior elements whose `signal` is under `share` of the multifidus's (lean
+    voxels of `mask` near the midline) and that are not fat: spinous process, interspinous ligament,
+    facet capsule. `signal`: the water image (WATER_POOR_SHARE), or the one fat-bright image
+    (DARK_ELEMENTS_SHARE). None where the mask holds too little lean muscle to compare with.
 
     These tissues read as lean on a fat-fraction map (neither fat- nor water-rich, so the fraction is
     intermediate) and are too bright to count as dark bone; the water image tells them from muscle.
@@ -413,8 +420,8 @@ def water_poor_elements(mask, water, fat_fraction, lateral_mm, lamina_row: float
     reference = mask & (lateral_mm < MULTIFIDUS_REFERENCE_MM)[None, :] & (fat_fraction < REFERENCE_FAT_FRACTION)
     if reference.sum() < 20:
         return np.zeros(mask.shape, bool)
-    level = float(np.median(water[reference]))
-    poor = (water < WATER_POOR_SHARE * level) & (fat_fraction < LEAN_FAT_FRACTION)
+    level = float(np.median(signal[reference]))
+    poor = (signal < share * level) & (fat_fraction < LEAN_FAT_FRACTION)
     return posterior_elements_zone(mask.shape, lateral_mm, lamina_row, spacing) & poor
 
 

@@ -54,7 +54,7 @@ def recover_multifidus(
     how far lateral (mm) their islands may lie (see multifidus_reach); none lie behind the back of
     the compartment (multifidus and erector spinae as split). Both None: this slice only.
     `not_muscle`: tissue that reads lean but is not muscle (the posterior elements' bone and ligament,
-    known from a water image): neither an island nor inside the envelope.
+    compartment.bone_and_ligament): neither an island nor inside the envelope.
     """
     # a multifidus whose own outline is lean inside is a lean one: its compartment outline is the better;
     # where the split left it only a lean piece of a fatty groove, the groove is judged with it
