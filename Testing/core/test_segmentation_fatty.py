@@ -171,13 +171,10 @@ def test_nearby_lean_is_taken_within_12_mm_and_where_each_slice_allows_muscle():
     from spinequant.segmentation.builtin import PreparedSide, _nearby_lean
 
     def side(allowed):
-        ligament = np.zeros_like(allowed)
-        ligament[1, 1] = True  # bone and ligament by the posterior elements: lean, never muscle
-        return PreparedSide(allowed, allowed, np.zeros(4), 0.0, False, 0.0, 0.0, ligament)
+        return PreparedSide(allowed, allowed, np.zeros(4), 0.0, False, 0.0, 0.0, np.zeros_like(allowed))
 
     fat_fraction = np.full((6, 4, 4), 0.9, np.float32)
     fat_fraction[:, 0, 0] = 0.05  # lean on every slice, allowed on slice 1 only
-    fat_fraction[:, 1, 1] = 0.05
     fat_fraction[4, 2, 2] = 0.05  # lean on slice 4 (16 mm from slice 0 at 4 mm slices)
     fat_fraction[3, 3, 3] = 0.05  # lean on slice 3 (12 mm)
     everywhere, not_corner = np.ones((4, 4), bool), np.ones((4, 4), bool)
@@ -189,7 +186,6 @@ def test_nearby_lean_is_taken_within_12_mm_and_where_each_slice_allows_muscle():
     assert nearby[0, 0][3, 3] and not nearby[0, 0][2, 2]  # 12 mm away yes, 16 mm no
     assert not nearby[5, 0][0, 0]  # slices 2-5 do not allow it, slice 1 is 16 mm away
     assert (2, 0) not in nearby
-    assert not any(lean[1, 1] for lean in nearby.values())
 
 
 def test_bone_and_ligament_that_read_lean_are_not_islands_of_a_fatty_multifidus():
@@ -205,4 +201,23 @@ def test_bone_and_ligament_that_read_lean_are_not_islands_of_a_fatty_multifidus(
     assert taken[ligament].mean() > 0.5  # read as lean islands without the water image's word
     recovered, _ = recover_multifidus(multifidus, erector, *args, not_muscle=ligament)
     assert not recovered[ligament].any()
+    assert recovered[truth & (fat_fraction < 0.5)].all()
+
+
+def test_a_lean_sheet_that_bone_and_ligament_cut_is_still_a_sheet_not_an_island():
+    # a lean sheet in front of the muscles runs on far lateral; ligament by the lamina cuts it, which
+    # leaves a short piece near the multifidus: judged on the whole sheet, that piece stays out
+    multifidus, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
+    wide = 140
+    lateral_wide = (np.arange(wide) - MIDLINE) * SPACING[0]
+    pad = ((0, 0), (0, wide - 60))
+    fat_fraction = np.pad(fat_fraction, pad, constant_values=0.9)
+    allowed = np.pad(allowed, pad, mode="edge")
+    multifidus, erector, truth = (np.pad(mask, pad) for mask in (multifidus, erector, truth))
+    fat_fraction[11:13, 25:wide] = 0.05  # the sheet
+    ligament = np.zeros_like(allowed)
+    ligament[11:13, 38:40] = True
+    args = (fat_fraction, allowed, lateral_wide, LAMINA_ROW, SPACING)
+    recovered, _ = recover_multifidus(multifidus, erector, *args, not_muscle=ligament)
+    assert not recovered[11:13].any()
     assert recovered[truth & (fat_fraction < 0.5)].all()

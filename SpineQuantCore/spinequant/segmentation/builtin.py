@@ -326,11 +326,10 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
 
 def _nearby_lean(prepared, fat_fraction: np.ndarray, spacing_z: float) -> dict:
     """Per slice and side: the voxels lean on any slice within fatty.NEARBY_MM (this one too) where
-    that slice's back muscles may lie (not bone, behind its arch, inside its skin, not the bone and
-    ligament of its posterior elements)."""
+    that slice's back muscles may lie (not bone, behind its arch, inside its skin)."""
     reach = compartment.gap_slices(fatty.NEARBY_MM, spacing_z)
     lean = {
-        (k, column): _muscle_room(side) & (fat_fraction[k] < compartment.LEAN_FAT_FRACTION)
+        (k, column): side.allowed & (fat_fraction[k] < compartment.LEAN_FAT_FRACTION)
         for (k, column), side in prepared.items()
         if side is not None
     }
@@ -339,11 +338,6 @@ def _nearby_lean(prepared, fat_fraction: np.ndarray, spacing_z: float) -> dict:
         around = [lean.get((j, column)) for j in range(k - reach, k + reach + 1)]
         nearby[k, column] = np.logical_or.reduce([piece for piece in around if piece is not None])
     return nearby
-
-
-def _muscle_room(side: PreparedSide) -> np.ndarray:
-    """Where the side's back muscles may lie, less its posterior elements' bone and ligament."""
-    return side.allowed & ~side.posterior_elements
 
 
 def _allowed(maps, k, body, region, lateral_mm, lamina_row, spacing) -> np.ndarray:

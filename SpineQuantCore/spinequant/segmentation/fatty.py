@@ -65,16 +65,17 @@ def recover_multifidus(
     if share >= FATTY_LEAN_OUTLINE_SHARE:
         return multifidus, erector
     region = allowed & behind & ~erector
-    if not_muscle is not None:
-        region &= ~not_muscle
+    # islands are judged on all the lean tissue (bone and ligament cut out of a lean sheet would leave
+    # short pieces of it that pass for islands), and only then kept clear of bone and ligament
+    muscle = np.ones(allowed.shape, bool) if not_muscle is None else ~not_muscle
     lean = fat_fraction < compartment.LEAN_FAT_FRACTION
-    recovered = multifidus | linked_islands(multifidus | groove, lean, region, spacing)
+    recovered = multifidus | linked_islands(multifidus | groove, lean, region, spacing, muscle)
     if nearby_lean is not None and reach_mm is not None:
         # not behind the compartment: there the nearby slices' lean is fascia, skin or the sacrum
         back_row = np.nonzero((multifidus | erector).any(axis=1))[0].max(initial=-1)
         within = (lateral_mm[None, :] < reach_mm[:, None]) & (np.arange(allowed.shape[0]) <= back_row)[:, None]
-        recovered |= linked_islands(recovered, nearby_lean, region, spacing, within)
-    envelope = compartment.fatty_envelope(recovered, region)
+        recovered |= linked_islands(recovered, nearby_lean, region, spacing, within & muscle)
+    envelope = compartment.fatty_envelope(recovered, region & muscle)
     # a lean multifidus keeps its own outline; only one with much fat inside its envelope is replaced
     if multifidus.sum() < FATTY_LEAN_SHARE * envelope.sum():
         multifidus = envelope & medial_of_reach(multifidus, lateral_mm)
