@@ -39,6 +39,16 @@ def _groove(marbling: float):
     return multifidus, erector, fat_fraction, dark, allowed, lateral_mm, truth
 
 
+def _wide_groove(wide: int = 140):
+    """_groove(0.5) on a back `wide` columns wide (fat beyond column 60), room for a long lean sheet."""
+    multifidus, erector, fat_fraction, _, allowed, _, truth = _groove(0.5)
+    pad = ((0, 0), (0, wide - 60))
+    fat_fraction = np.pad(fat_fraction, pad, constant_values=0.9)
+    allowed = np.pad(allowed, pad, mode="edge")
+    multifidus, erector, truth = (np.pad(mask, pad) for mask in (multifidus, erector, truth))
+    return multifidus, erector, fat_fraction, allowed, (np.arange(wide) - MIDLINE) * SPACING[0], truth
+
+
 SEAM_MM = np.full(60, 19.0)  # the seam runs in the plane between the muscles (column 39)
 BORDER_MM = 15.0  # the anatomical border: islands may lie up to 18 mm lateral (column 37)
 
@@ -103,15 +113,9 @@ def test_the_reach_is_the_seam_no_further_than_a_margin_beyond_the_border():
 def test_a_lean_sheet_cut_short_by_the_reach_is_not_taken_as_an_island():
     # generic lean tissue running on far lateral in front of the muscles (not muscle): the reach cuts
     # a short piece of it, which would otherwise pass as an island of the multifidus
-    multifidus, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
-    wide = 140
-    lateral_wide = (np.arange(wide) - MIDLINE) * SPACING[0]
-    pad = ((0, 0), (0, wide - 60))
-    fat_fraction = np.pad(fat_fraction, pad, constant_values=0.9)
-    allowed = np.pad(allowed, pad, mode="edge")
-    multifidus, erector, truth = (np.pad(mask, pad) for mask in (multifidus, erector, truth))
+    multifidus, erector, fat_fraction, allowed, lateral_wide, truth = _wide_groove()
     nearby_lean = fat_fraction < 0.5
-    nearby_lean[11:13, 25:wide] = True  # the sheet, in front of the erector spinae
+    nearby_lean[11:13, 25:] = True  # the sheet, in front of the erector spinae
     recovered = _recovered(multifidus, erector, fat_fraction, allowed, lateral_wide, nearby_lean)
     assert not recovered[11:13].any()
     assert recovered[truth & (fat_fraction < 0.5)].all()
@@ -207,14 +211,8 @@ def test_bone_and_ligament_that_read_lean_are_not_islands_of_a_fatty_multifidus(
 def test_a_lean_sheet_that_bone_and_ligament_cut_is_still_a_sheet_not_an_island():
     # a lean sheet in front of the muscles runs on far lateral; ligament by the lamina cuts it, which
     # leaves a short piece near the multifidus: judged on the whole sheet, that piece stays out
-    multifidus, erector, fat_fraction, _, allowed, lateral_mm, truth = _groove(0.5)
-    wide = 140
-    lateral_wide = (np.arange(wide) - MIDLINE) * SPACING[0]
-    pad = ((0, 0), (0, wide - 60))
-    fat_fraction = np.pad(fat_fraction, pad, constant_values=0.9)
-    allowed = np.pad(allowed, pad, mode="edge")
-    multifidus, erector, truth = (np.pad(mask, pad) for mask in (multifidus, erector, truth))
-    fat_fraction[11:13, 25:wide] = 0.05  # the sheet
+    multifidus, erector, fat_fraction, allowed, lateral_wide, truth = _wide_groove()
+    fat_fraction[11:13, 25:] = 0.05  # the sheet
     ligament = np.zeros_like(allowed)
     ligament[11:13, 38:40] = True
     args = (fat_fraction, allowed, lateral_wide, LAMINA_ROW, SPACING)

@@ -300,20 +300,12 @@ def _label_side(out, prepared: Optional[PreparedSide], frame: Optional[SideFrame
     multifidus, erector = split.cut_at(mask, seam_mm, lateral_mm)
     border_mm = boundary.expected_border(facet_mm, covered_back is not None)
     reach_mm = fatty.multifidus_reach(seam_mm, border_mm)
+    slice_context = (fat_fraction, allowed, lateral_mm, lamina_row, spacing)  # what both recoveries read
     multifidus, erector = fatty.recover_multifidus(
-        multifidus,
-        erector,
-        fat_fraction,
-        allowed,
-        lateral_mm,
-        lamina_row,
-        spacing,
-        nearby_lean,
-        reach_mm,
-        not_muscle=prepared.posterior_elements,
+        multifidus, erector, *slice_context, nearby_lean, reach_mm, not_muscle=prepared.posterior_elements
     )
     multifidus, erector = fascia.cap_behind_tip(multifidus, erector, tip_row, spacing[1])
-    erector = fatty.recover_erector(erector, multifidus, fat_fraction, allowed, lateral_mm, lamina_row, spacing)
+    erector = fatty.recover_erector(erector, multifidus, *slice_context)
     # the rim goes back over watery voxels only, never into the multifidus or the band cut off the front
     clear_of_cut = ~compartment.restore_rim(fused_front, np.ones_like(fused_front), spacing[0])
     watery = (fat_fraction < compartment.LEAN_FAT_FRACTION) & allowed & ~multifidus & clear_of_cut
