@@ -396,7 +396,7 @@ def close_border_dents(mask: np.ndarray, allowed: np.ndarray, pixel: float) -> n
 
 WATER_POOR_SHARE = 0.75  # bone, ligament and joint capsule hold well under muscle's water
 # ... and on one fat-bright image read darker than muscle, where fat-poor: fatty TUM01 (60 %, W+F,
-# seeds 0-1) MF 0.718/0.742, 0.664/0.673 -> 0.736/0.755, 0.684/0.688; 0.85/0.9 took lean
+# seeds 0-1) MF 0.718/0.742, 0.664/0.673 -> 0.742/0.755, 0.686/0.688; 0.85/0.9 took lean
 # multifidus voxels off the phantom (60 % seed 3 MF L 0.964 -> 0.954 at 0.9); lean TUM01 unchanged
 DARK_ELEMENTS_SHARE = 0.8
 POSTERIOR_ELEMENTS_MM = 12.0  # the spinous process and interspinous ligament lie this close to the midline
@@ -412,10 +412,11 @@ def bone_and_ligament(
     """Voxels by the posterior elements whose `signal` is under `share` of the multifidus's (lean
     voxels of `mask` near the midline) and that are not fat: spinous process, interspinous ligament,
     facet capsule. `signal`: the water image (WATER_POOR_SHARE), or the one fat-bright image
-    (DARK_ELEMENTS_SHARE). None where the mask holds too little lean muscle to compare with.
+    (DARK_ELEMENTS_SHARE). Empty where the mask holds too little lean muscle to compare with.
 
     These tissues read as lean on a fat-fraction map (neither fat- nor water-rich, so the fraction is
-    intermediate) and are too bright to count as dark bone; the water image tells them from muscle.
+    intermediate) and are too bright to count as dark bone; the water image tells them from muscle,
+    and on a single fat-bright image the darkest of them read below the muscle.
     """
     reference = mask & (lateral_mm < MULTIFIDUS_REFERENCE_MM)[None, :] & (fat_fraction < REFERENCE_FAT_FRACTION)
     if reference.sum() < 20:
