@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from spinequant.segmentation import boundary
+from spinequant.segmentation import boundary, split
 
 SPACING = (1.25, 1.25, 4.0)
 
@@ -13,6 +13,12 @@ def _plane_relief(rows=20, columns=30, plane_column=18):
     relief[:, plane_column] = 0.6
     relief[:, plane_column - 1] = relief[:, plane_column + 1] = 0.2
     return relief
+
+
+def _medial_of_seam(mask, relief, lateral_mm, covered_back=None):
+    """The multifidus part of the compartment: medial of the optimal seam (facet reach 16 mm)."""
+    line = boundary.seam_line(mask, relief, lateral_mm, 16.0, SPACING, covered_back)
+    return split.cut_at(mask, line, lateral_mm)[0]
 
 
 def test_a_seam_on_the_planes_flank_moves_to_its_fattest_column():
@@ -41,7 +47,7 @@ def test_the_split_puts_the_plane_column_outside_the_multifidus_and_its_medial_n
     relief = np.zeros(mask.shape, np.float32)
     relief[:, 24] = 0.6  # plane at 30 mm; the facet prior (1.7 x 16 mm = 27 mm) pulls medially
     relief[:, 23] = relief[:, 25] = 0.2
-    multifidus = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING)
+    multifidus = _medial_of_seam(mask, relief, lateral_mm)
     assert multifidus[2:22, 23].all() and not multifidus[:, 24].any()
 
 
@@ -61,9 +67,9 @@ def test_without_a_plane_a_narrowing_multifidus_leaves_the_back_lateral_corner_t
     mask[0:30, 2:38] = True
     lateral_mm = np.arange(columns) * SPACING[0]
     relief = np.zeros(mask.shape, np.float32)
-    straight = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING)
-    narrowing = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING, covered_back=40)
-    ends_early = boundary.medial_of_seam(mask, relief, lateral_mm, 16.0, SPACING, covered_back=20)
+    straight = _medial_of_seam(mask, relief, lateral_mm)
+    narrowing = _medial_of_seam(mask, relief, lateral_mm, covered_back=40)
+    ends_early = _medial_of_seam(mask, relief, lateral_mm, covered_back=20)
     assert (ends_early[22:].sum(axis=1) <= 1).all()  # the oval closes at the multifidus's back
     # the seam is the first erector spinae column: at the lamina it sits on the level's facet line
     seam_mm = [lateral_mm[np.nonzero(m[0])[0].max() + 1] for m in (straight, narrowing)]

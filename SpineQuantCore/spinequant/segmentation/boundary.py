@@ -134,16 +134,6 @@ def snap_to_plane(seam: np.ndarray, relief: np.ndarray, spacing) -> np.ndarray:
     return np.where(window.max(axis=1) >= PLANE_FULL, fattest, seam)
 
 
-def medial_of_seam(
-    mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None, seen_line=None
-) -> np.ndarray:
-    """Multifidus part of the compartment mask: voxels medial of the optimal seam (`covered_back`:
-    the row of the multifidus's back where the erector spinae covers it, None at the open levels;
-    `seen_line`: per row of the mask, the seam seen on neighbouring slices, see node_costs)."""
-    line = seam_line(mask, relief, lateral_mm, anchor_mm, spacing, covered_back, seen_line)
-    return mask & (lateral_mm[None, :] < line[:, None])
-
-
 def seam_line(
     mask, relief, lateral_mm, anchor_mm, spacing, covered_back: Optional[float] = None, seen_line=None
 ) -> np.ndarray:
