@@ -3,29 +3,25 @@ REPEATS runs (one run varies by ~20 % on a shared machine). Run: python bench_se
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 from statistics import median
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "SpineQuantCore"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_segment_tum01 import load_tum01  # noqa: E402
 
 from spinequant.errors import InputError  # noqa: E402
-from spinequant.imageio import read_volume  # noqa: E402
 from spinequant.segmentation import segment  # noqa: E402
 
 REPEATS = 3
 
 
 def main() -> int:
-    shared = Path(os.environ.get("SPINEQUANT_SHARED", ROOT.parent / "shared")) / "data" / "axial_dixon" / "TUM01"
-    if not shared.exists():
-        print(f"skipped: {shared} is absent")
+    loaded = load_tum01()  # says where TUM01 is missing
+    if loaded is None:
         return 0
-    water = read_volume(str(shared / "image_water.nii.gz"))
-    fat = read_volume(str(shared / "image_fat.nii.gz"))
+    water, fat, _ = loaded
     image = water.with_array(water.array + fat.array)
     for name, kwargs in (("W+F only", {}), ("W+F with water/fat", {"water": water, "fat": fat})):
         seconds = []
