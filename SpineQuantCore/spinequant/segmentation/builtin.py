@@ -225,6 +225,8 @@ def _prepare_side(mask, lean, body, maps, k, mid, landmark, side, spacing) -> Op
         posterior_elements = compartment.bone_and_ligament(
             mask, maps.signal[k], fat_fraction, lateral_mm, lamina_row, spacing, compartment.DARK_ELEMENTS_SHARE
         )
+        # the envelope closes over the spinous process and facet capsules: they are not muscle
+        mask = mask & ~posterior_elements
     # the narrower (upper-level) border: lateral of it lies erector spinae at every level
     border_mm = boundary.expected_border(facet_mm, covered=True)
     overhang_reach = None if maps.from_dixon else compartment.OVERHANG_FRONT_MM

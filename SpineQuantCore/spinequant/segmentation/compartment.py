@@ -397,7 +397,9 @@ def close_border_dents(mask: np.ndarray, allowed: np.ndarray, pixel: float) -> n
 WATER_POOR_SHARE = 0.75  # bone, ligament and joint capsule hold well under muscle's water
 # ... and on one fat-bright image read darker than muscle, where fat-poor: fatty TUM01 (60 %, W+F,
 # seeds 0-1) MF 0.718/0.742, 0.664/0.673 -> 0.742/0.755, 0.686/0.688; 0.85/0.9 took lean
-# multifidus voxels off the phantom (60 % seed 3 MF L 0.964 -> 0.954 at 0.9); lean TUM01 unchanged
+# multifidus voxels off the phantom (60 % seed 3 MF L 0.964 -> 0.954 at 0.9). Cut out of the one-image
+# compartment too: TUM01 W+F MF 0.781/0.822 -> 0.803/0.829 (0.75/0.85/0.9: 0.797/0.827, 0.806/0.820,
+# 0.799/0.795), fatty TUM01 W+F MF up on all 16 runs (seeds 0-3, 40/60 %), phantom unchanged
 DARK_ELEMENTS_SHARE = 0.8
 POSTERIOR_ELEMENTS_MM = 12.0  # the spinous process and interspinous ligament lie this close to the midline
 LAMINA_BAND_MM = 8.0  # ... the laminae, facet capsules and ligamentum flavum just behind the lamina row
