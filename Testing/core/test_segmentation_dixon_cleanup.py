@@ -1,4 +1,5 @@
-"""Dixon-mode clean-ups: narrow border dents filled, the fat plane between MF and ES left unlabelled."""
+"""Compartment clean-ups: narrow border dents filled, the MF/ES fat plane left unlabelled, bone and ligament
+by the posterior elements kept out (water/fat and one image)."""
 
 import numpy as np
 
@@ -84,3 +85,26 @@ def test_on_one_fat_bright_image_tissue_darker_than_the_multifidus_by_the_spinou
     signal[10:35, 6:9] = 425.0  # muscle shaded to 0.85: still muscle
     found = bone_and_ligament(mask, signal, pseudo_fat_fraction, lateral_mm, 5.0, (1.0, 1.0, 4.0), DARK_ELEMENTS_SHARE)
     assert found[10:35, 3:6].all() and not found[:, 6:].any()
+
+
+def test_on_one_image_the_envelope_does_not_close_over_the_ligament_beside_the_spinous_process():
+    from spinequant.segmentation import builtin, compartment
+    from spinequant.segmentation.tissue import TissueMaps
+
+    shape = (1, 80, 100)
+    midline, lamina_row, spacing = 5.0, 15.0, (1.0, 1.0, 4.0)
+    body = np.zeros(shape[1:], bool)
+    body[1:-1, 1:-1] = True
+    mask = np.zeros(shape[1:], bool)
+    mask[25:60, 8:70] = True
+    ligament = np.zeros(shape[1:], bool)
+    ligament[33:50, 8:13] = True  # beside the spinous process, darker than muscle: not in the lean search
+    mask &= ~ligament
+    signal = np.full(shape, 500.0, np.float32)
+    signal[0][ligament] = 300.0  # 0.6 of the muscle, above the dark-tissue share
+    maps = TissueMaps(signal, np.zeros(shape, np.float32), np.zeros(shape, bool), from_dixon=False)
+    side = builtin._prepare_side(mask, mask, body, maps, 0, midline, (lamina_row, 12.0), 1, spacing)
+    _, lateral_mm = compartment.side_region(mask.shape, midline, 1, spacing[0])
+    assert compartment.fatty_envelope(mask, body)[ligament].all()  # the envelope alone closes over it
+    assert not side.mask[ligament].any() and side.posterior_elements[ligament].all()
+    assert side.mask[mask & (lateral_mm > compartment.POSTERIOR_ELEMENTS_MM)[None, :]].all()
