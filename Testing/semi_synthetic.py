@@ -9,9 +9,9 @@ changed muscles.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-BLOB_MM = 4.0
+from spinequant.phantoms.axial import highest_share, marbling_field
+
 MARBLED_FAT_FRACTION = 0.9
 NOISE_SHARE = 0.02
 
@@ -24,12 +24,11 @@ def marbled(water, fat, reference, shares, seed, spacing_kji=(4.0, 1.02, 1.02)):
     fat_fraction = fat / np.maximum(signal, 1e-6)
     fat_level = float(np.median(signal[(fat_fraction > 0.9) & (signal > 0.1 * signal.max())]))
     rng = np.random.default_rng(seed)
-    field = ndimage.gaussian_filter(rng.standard_normal(reference.shape), [max(0.5, BLOB_MM / s) for s in spacing_kji])
+    field = marbling_field(rng, reference.shape, spacing_kji)
     for value, share in shares.items():
-        muscle = reference == value
-        chosen = np.flatnonzero(muscle)[np.argsort(field[muscle])[::-1][: int(round(share * muscle.sum()))]]
-        fat.flat[chosen] = MARBLED_FAT_FRACTION * fat_level
-        water.flat[chosen] = (1.0 - MARBLED_FAT_FRACTION) * fat_level
+        chosen = highest_share(field, reference == value, share)
+        fat[chosen] = MARBLED_FAT_FRACTION * fat_level
+        water[chosen] = (1.0 - MARBLED_FAT_FRACTION) * fat_level
     changed = np.isin(reference, list(shares))
     noise = NOISE_SHARE * fat_level
     water = np.abs(water + rng.normal(0, noise, water.shape) * changed)

@@ -107,18 +107,28 @@ def _level_layout(n_slices: int, spacing_z: float, levels: Tuple[str, ...]) -> L
     return names
 
 
-def _marbling(rng: np.random.Generator, shape, spacing, mask: np.ndarray, share: float) -> np.ndarray:
-    """Clustered fat voxels covering exactly `share` of the mask (by rank of a smooth random field)."""
-    fat = np.zeros(shape, dtype=bool)
-    n_fat = int(round(share * mask.sum()))
-    if n_fat == 0:
-        return fat
-    sigma = [max(0.5, 4.0 / s) for s in spacing[::-1]]  # ~4 mm blobs, (K, J, I) order
-    field_values = ndimage.gaussian_filter(rng.standard_normal(shape), sigma)[mask]
-    order = np.argsort(field_values)[::-1][:n_fat]
-    flat = np.flatnonzero(mask)
-    fat.flat[flat[order]] = True
-    return fat
+MARBLING_BLOB_MM = 4.0  # fat infiltration comes as clustered patches a few millimetres across
+
+
+def marbling_field(rng: np.random.Generator, shape, spacing_kji) -> np.ndarray:
+    """A smooth random field with ~MARBLING_BLOB_MM blobs, (K, J, I): its highest voxels cluster."""
+    return ndimage.gaussian_filter(rng.standard_normal(shape), [max(0.5, MARBLING_BLOB_MM / s) for s in spacing_kji])
+
+
+def highest_share(field: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
+    """The `share` of the mask's voxels where `field` is highest (exactly that many, by rank)."""
+    chosen = np.zeros(mask.shape, dtype=bool)
+    count = int(round(share * mask.sum()))
+    if count > 0:
+        chosen.flat[np.flatnonzero(mask)[np.argsort(field[mask])[::-1][:count]]] = True
+    return chosen
+
+
+def _marbling(rng: np.random.Generator, shape, spacing_kji, mask: np.ndarray, share: float) -> np.ndarray:
+    """Clustered fat voxels covering exactly `share` of the mask."""
+    if int(round(share * mask.sum())) == 0:
+        return np.zeros(shape, dtype=bool)  # no draw: the muscle's random stream goes on unchanged
+    return highest_share(marbling_field(rng, shape, spacing_kji), mask, share)
 
 
 def make_axial_phantom(
@@ -205,7 +215,7 @@ def make_axial_phantom(
         proton_density[k][canal] = 1.2  # CSF
         tissue_ff[k][canal] = 0.0
 
-    spacing_kji = spacing
+    spacing_kji = spacing[::-1]
     fat_fraction = tissue_ff.copy()
     true_fi = {}
     for value in range(1, 9):
