@@ -135,3 +135,14 @@ def test_empty_or_missing_input_folder_is_an_error(tmp_path):
     assert main(["batch", str(tmp_path / "absent"), "--out", str(tmp_path / "o")]) == 2
     (tmp_path / "empty").mkdir()
     assert main(["batch", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_a_rerun_keeps_the_earlier_label_map_of_a_case(tmp_path, phantoms):
+    cases = make_cases(tmp_path / "in", phantoms, n=1, corrupt=False)
+    out = tmp_path / "out"
+    run_batch(str(cases), str(out), report=False)
+    case = out / "cases" / "case01"
+    first = (case / "muscles.nii.gz").read_bytes()
+    run_batch(str(cases), str(out), report=False)  # not resumed: the case runs again
+    backups = list(case.glob("muscles.backup-*.nii.gz"))
+    assert len(backups) == 1 and backups[0].read_bytes() == first

@@ -120,6 +120,13 @@ def test_cli_segment_writes_labels_on_the_image_grid(tmp_path, phantom):
     assert written.array.shape == phantom.image.array.shape
     assert np.allclose(written.origin, phantom.image.origin, atol=1e-3)
     assert (tmp_path / "seg_quality.csv").exists()
+    # run again onto the same file (one the reviewer may have corrected): the earlier one is kept
+    corrected = written.with_array(np.where(written.array == 1, 0, written.array).astype(written.array.dtype))
+    write_volume(corrected, str(out))
+    assert main(["segment", str(image), "--out", str(out)]) == 0
+    backups = sorted(tmp_path.glob("seg.backup-*.nii.gz"))
+    assert len(backups) == 1 and not (read_volume(str(backups[0])).array == 1).any()
+    assert (read_volume(str(out)).array == 1).any() and len(list(tmp_path.glob("seg_quality.backup-*.csv"))) == 1
 
 
 def test_cli_bad_input_writes_nothing(tmp_path):

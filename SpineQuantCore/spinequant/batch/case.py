@@ -85,6 +85,9 @@ def _muscles(selection: Selection, case_id: str, out: Path, options: CaseOptions
     summary["muscle_pictures"] = write_muscle_pictures(image, labels.array, fat_voxels, levels.slices, out)
     if options.write_label_maps:
         from ..imageio import write_volume
+        from ..safefiles import backup_existing
+
+        backup_existing(out / "muscles.nii.gz")  # an earlier run's map may have been corrected by hand
         write_volume(labels, str(out / "muscles.nii.gz"))
     return table
 

@@ -13,7 +13,9 @@ from ..cohort import check_can_append
 from ..errors import InputError
 from ..imageio import read_volume, write_volume
 from ..levels import resolve_levels
+from ..safefiles import backup_existing
 from ..segmentation import BACKENDS, segment
+from ..tables import write_table_atomic
 from .fat import add_measurement_options, default_case_id, write_fat_outputs
 
 
@@ -31,8 +33,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--labels", help="existing label map to import (importer backends)")
     parser.add_argument("--label-map", help="JSON {value: name} for --backend json")
     parser.add_argument("--out", required=True, help="output label map, e.g. seg.nii.gz")
-    parser.add_argument("--measure", action="store_true",
-                        help="also measure the muscles like `spinequant fat` (needs --out-dir)")
+    parser.add_argument(
+        "--measure", action="store_true", help="also measure the muscles like `spinequant fat` (needs --out-dir)"
+    )
     parser.add_argument("--out-dir", help="folder for measurements.csv, per_slice_csa.csv and qc.png")
     add_measurement_options(parser)
     return parser
@@ -52,9 +55,14 @@ def run(args) -> int:
         if args.cohort:
             check_can_append(args.cohort, [case_id], args.replace)
     result = segment(image, water, fat, backend=args.backend, foreign_labels=foreign, label_map_path=args.label_map)
-    write_volume(result.labels, args.out)
     quality_path = _quality_path(args.out)
-    result.quality.to_csv(quality_path, index=False)
+    # an earlier label map may hold a reviewer's corrections: it is kept, never overwritten
+    for earlier in (args.out, quality_path):
+        backup = backup_existing(earlier)
+        if backup:
+            print(f"kept the earlier {earlier} as {backup}")
+    write_volume(result.labels, args.out)
+    write_table_atomic(result.quality, str(quality_path))
     print(f"labels: {args.out}\nquality: {quality_path}")
     if args.measure:
         # the label map now holds project values, so no --label-map applies to the measurement
