@@ -9,7 +9,7 @@ from pathlib import Path
 from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_segment_tum01 import load_tum01  # noqa: E402
+from eval_segment_tum01 import load_tum01_with_image  # noqa: E402
 
 from spinequant.errors import InputError  # noqa: E402
 from spinequant.segmentation import segment  # noqa: E402
@@ -18,11 +18,10 @@ REPEATS = 3
 
 
 def main() -> int:
-    loaded = load_tum01()  # says where TUM01 is missing
+    loaded = load_tum01_with_image()  # says where TUM01 is missing
     if loaded is None:
         return 0
-    water, fat, _ = loaded
-    image = water.with_array(water.array + fat.array)
+    image, water, fat, _ = loaded
     for name, kwargs in (("W+F only", {}), ("W+F with water/fat", {"water": water, "fat": fat})):
         seconds = []
         for _ in range(REPEATS):

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_segment_tum01 import load_tum01  # noqa: E402  (puts SpineQuantCore on the path)
+from eval_segment_tum01 import load_tum01_with_image  # noqa: E402  (puts SpineQuantCore on the path)
 
 from spinequant.review import dice  # noqa: E402
 from spinequant.segmentation import segment, tissue  # noqa: E402
@@ -64,11 +64,10 @@ def dixon_map(fat_fraction):
 
 
 def main() -> None:
-    loaded = load_tum01()
+    loaded = load_tum01_with_image()
     if loaded is None:
         return
-    water, fat, reference = loaded
-    image = water.with_array(water.array + fat.array)
+    image, water, fat, reference = loaded
     canonical_water, canonical_fat = to_canonical(water)[0].array, to_canonical(fat)[0].array
     fat_fraction = tissue.dixon_maps(canonical_water, canonical_fat).fat_fraction
     runs = {

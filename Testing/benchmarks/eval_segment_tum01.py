@@ -78,12 +78,20 @@ def load_tum01():
     return read_tum01(case)
 
 
-def tum01() -> None:
+def load_tum01_with_image():
+    """(the fat-bright W+F image, water, fat, expert labels) of TUM01, or None where it is absent."""
     loaded = load_tum01()
     if loaded is None:
-        return
+        return None
     water, fat, reference = loaded
-    image = water.with_array(water.array + fat.array)
+    return water.with_array(water.array + fat.array), water, fat, reference
+
+
+def tum01() -> None:
+    loaded = load_tum01_with_image()
+    if loaded is None:
+        return
+    image, water, fat, reference = loaded
     spacing_kji = tuple(image.spacing[::-1])
     fat_fraction = dixon_fat_fraction(water.array, fat.array)
     for mode, kwargs in (("W+F alone", {}), ("water/fat", {"water": water, "fat": fat})):
