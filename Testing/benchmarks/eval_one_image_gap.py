@@ -34,21 +34,18 @@ BACK_MARGIN_VOXELS = 15  # the back muscles and what lies around them
 
 def reference_levels(signal, fat_fraction, body, spacing):
     """Smooth local lean and fat levels of the W+F signal, fitted where Dixon says lean or fat."""
-    sigma = tissue._in_plane_sigma(spacing, LEVEL_SIGMA_MM)
-    lean = tissue._normalised_smooth(signal, body & (fat_fraction < LEAN_BELOW), sigma)
-    fat = tissue._normalised_smooth(signal, body & (fat_fraction > FAT_ABOVE), sigma)
-    return np.maximum(lean, 1e-6), fat
+    lean = tissue.local_level(signal, body & (fat_fraction < LEAN_BELOW), spacing, LEVEL_SIGMA_MM)
+    fat = tissue.local_level(signal, body & (fat_fraction > FAT_ABOVE), spacing, LEVEL_SIGMA_MM)
+    return lean, fat
 
 
 def levels_from_dixon(fat_fraction):
-    """An envelope_maps stand-in: the W+F signal placed between Dixon-derived reference levels."""
+    """An envelope_maps stand-in: the W+F signal placed between Dixon-derived reference levels
+    (only the levels differ from what the segmenter does)."""
 
     def maps(image, spacing, body):
         signal = np.clip(image.astype(np.float32), 0, None)
-        lean, fat = reference_levels(signal, fat_fraction, body, spacing)
-        share = np.clip((signal - lean) / np.maximum(fat - lean, 1e-3), 0, 1)
-        pseudo = np.where(body, tissue.signal_fat_fraction(share, fat / lean), 0).astype(np.float32)
-        return tissue.TissueMaps(signal, pseudo, np.zeros(signal.shape, bool), False, pseudo)
+        return tissue.maps_from_levels(signal, *reference_levels(signal, fat_fraction, body, spacing), body)
 
     return maps
 
@@ -86,7 +83,7 @@ def main() -> None:
     signal = canonical_water + canonical_fat
     body = signal > tissue.NOISE_FLOOR_SHARE * np.percentile(signal, 99)
     lean, _ = reference_levels(signal, fat_fraction, body, image.spacing)
-    ratio = signal / lean
+    ratio = signal / np.maximum(lean, 1e-6)
     expert = to_canonical(water.with_array(reference.astype(np.uint8)))[0].array > 0
     near = body & ndimage.binary_dilation(expert, np.ones((1, 3, 3), bool), iterations=BACK_MARGIN_VOXELS)
     erector_right = to_canonical(water.with_array((reference == 4).astype(np.uint8)))[0].array > 0

@@ -47,6 +47,12 @@ def _in_plane_sigma(spacing: Tuple[float, float, float], mm: float) -> Tuple[flo
     return (0.0, mm / spacing[1], mm / spacing[0])
 
 
+def local_level(values: np.ndarray, where: np.ndarray, spacing, sigma_mm: float) -> np.ndarray:
+    """Smooth in-plane map of the `values` at the voxels `where`, filled in between them (a
+    Gaussian of `sigma_mm`): a local reference level such as the lean muscle's signal."""
+    return _normalised_smooth(values, where, _in_plane_sigma(spacing, sigma_mm))
+
+
 def _normalised_smooth(values: np.ndarray, weights: np.ndarray, sigma) -> np.ndarray:
     """Weighted Gaussian average (normalised convolution): fills gaps where weights are zero.
 
@@ -99,7 +105,7 @@ def dixon_maps(water: np.ndarray, fat: np.ndarray) -> TissueMaps:
 def mark_dark(maps: TissueMaps, body: np.ndarray, spacing: Tuple[float, float, float]) -> TissueMaps:
     """Voxels much darker than nearby lean tissue: cortical bone, ligament, air (any contrast)."""
     lean = body & (maps.saturated_fat_fraction < 0.3) & (maps.signal > 0)
-    level = _normalised_smooth(maps.signal, lean, _in_plane_sigma(spacing, LEAN_LEVEL_SIGMA_MM))
+    level = local_level(maps.signal, lean, spacing, LEAN_LEVEL_SIGMA_MM)
     maps.dark = (maps.signal < DARK_SHARE * level) | ~body
     return maps
 
@@ -116,7 +122,6 @@ def envelope_maps(image: np.ndarray, spacing: Tuple[float, float, float], body: 
     everywhere, whatever the shading.
     """
     signal = np.clip(image.astype(np.float32), 0, None)
-    sigma = _in_plane_sigma(spacing, REFERENCE_SIGMA_MM)
     fat = np.zeros(signal.shape, bool)
     for k in range(signal.shape[0]):
         values = signal[k][body[k]]
@@ -127,8 +132,8 @@ def envelope_maps(image: np.ndarray, spacing: Tuple[float, float, float], body: 
     for _ in range(REFERENCE_ROUNDS):
         if fat.sum() < 100 or lean.sum() < 100:
             break
-        fat_level = _normalised_smooth(signal, fat, sigma)
-        lean_level = _normalised_smooth(signal, lean, sigma)
+        fat_level = local_level(signal, fat, spacing, REFERENCE_SIGMA_MM)
+        lean_level = local_level(signal, lean, spacing, REFERENCE_SIGMA_MM)
         middle = 0.5 * (fat_level + lean_level)
         fat = body & (signal > middle)
         # bone cortex, ligament and air are far below muscle: they must not drag the lean level down
@@ -136,6 +141,12 @@ def envelope_maps(image: np.ndarray, spacing: Tuple[float, float, float], body: 
     if fat_level is None:
         empty = np.zeros(signal.shape, np.float32)
         return TissueMaps(signal, empty, np.zeros(signal.shape, bool), False, empty)
+    return maps_from_levels(signal, lean_level, fat_level, body)
+
+
+def maps_from_levels(signal: np.ndarray, lean_level: np.ndarray, fat_level: np.ndarray, body: np.ndarray) -> TissueMaps:
+    """One fat-bright image's maps, each voxel placed between its local lean and fat levels: the
+    pseudo fat fraction (signal_fat_fraction) and the map with fat planes saturated (PLANE_GAIN)."""
     span = np.maximum(fat_level - lean_level, 1e-3 * max(float(fat_level.max()), 1e-6))
     fat_share = (signal - lean_level) / span
     planes = np.clip(PLANE_GAIN * fat_share, 0.0, 1.0).astype(np.float32)
