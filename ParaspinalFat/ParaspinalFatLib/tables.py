@@ -138,9 +138,9 @@ def slice_check_to_node(frame: pd.DataFrame, table_node=None, name: str = "Segme
         numeric = column not in ("flags", "hints")
         columns[column] = (frame[column].tolist(), numeric, title, unit, description)
     for column in [c for c in frame.columns if c.startswith("area_mm2_")]:
-        structure = column[len("area_mm2_"):]
-        title = f"{structure.replace('_', ' ').capitalize()} area"
-        columns[column] = (frame[column].tolist(), True, title, "mm2", f"Segmented area of the {title.lower()[:-5]}")
+        structure = column[len("area_mm2_"):].replace("_", " ")
+        title = f"{structure.capitalize()} area"
+        columns[column] = (frame[column].tolist(), True, title, "mm2", f"Segmented area of the {structure}")
     _fill(node, columns)
     return node
 
