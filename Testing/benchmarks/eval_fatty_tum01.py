@@ -39,12 +39,12 @@ def run(shares, seeds, erector_share) -> None:
             water, fat = marbled(water_volume.array, fat_volume.array, reference, muscles, seed)
             image = water_volume.with_array(water + fat)
             dixon = {"water": water_volume.with_array(water), "fat": fat_volume.with_array(fat)}
+            fat_fraction = fat / np.maximum(water + fat, 1e-6)
+            true_share = [100.0 * (fat_fraction[reference == value] > 0.5).mean() for value in MULTIFIDI]
             for mode, kwargs in (("W+F alone", {}), ("water/fat", dixon)):
                 labels = segment(image, **kwargs).labels.array
                 overlap = [dice(labels == value, reference == value) for value in MULTIFIDI + ERECTORS]
-                fat_fraction = fat / np.maximum(water + fat, 1e-6)
                 fat_share = [100.0 * (fat_fraction[labels == value] > 0.5).mean() for value in MULTIFIDI]
-                true_share = [100.0 * (fat_fraction[reference == value] > 0.5).mean() for value in MULTIFIDI]
                 print(
                     f"MF {100 * share:.0f} % ES {100 * erector_share:.0f} % seed {seed} {mode}: "
                     f"MF L/R {overlap[0]:.3f}/{overlap[1]:.3f}  ES L/R {overlap[2]:.3f}/{overlap[3]:.3f}  "
